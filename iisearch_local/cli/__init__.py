@@ -13,7 +13,11 @@ from ..errors import UserFacingError
 # Each module exposes ``command`` (a click command or group). Add new subcommands here.
 COMMAND_MODULES = (
     "generate",
+    "ask",
     "config_cmd",
+    "models_cmd",
+    "search_cmd",
+    "index_cmd",
 )
 
 
