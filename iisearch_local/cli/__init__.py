@@ -10,15 +10,29 @@ import click
 from ..config import Config, load_config
 from ..errors import UserFacingError
 
-# Each module exposes ``command`` (a click command or group). Add new subcommands here.
-COMMAND_MODULES = (
-    "generate",
-    "ask",
-    "config_cmd",
-    "models_cmd",
-    "search_cmd",
-    "index_cmd",
-)
+# Subcommand name -> module exposing ``command`` (a click command or group). Modules are
+# imported only when their command runs, so `iisearch config show` never loads a model library.
+COMMANDS = {
+    "ask": "ask",
+    "config": "config_cmd",
+    "generate": "generate",
+    "index": "index_cmd",
+    "models": "models_cmd",
+    "search": "search_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands live in modules imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        return importlib.import_module(f"{__name__}.{module}").command
 
 
 class AppContext:
@@ -35,7 +49,7 @@ class AppContext:
         return self._config
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--set", "assignments", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a setting for this run (repeatable).")
 @click.version_option(package_name="iisearch-local")
@@ -44,9 +58,6 @@ def cli(ctx: click.Context, assignments: tuple[str, ...]) -> None:
     """Deep web research on your own machine with the II-Search models."""
     ctx.obj = AppContext(assignments)
 
-
-for _name in COMMAND_MODULES:
-    cli.add_command(importlib.import_module(f"{__name__}.{_name}").command)
 
 
 def main(argv: list[str] | None = None) -> int:
