@@ -72,7 +72,8 @@ def command(app, question: str, model_name: str | None, backend: str | None,
         model = load_backend(backend_name, resolved.path, load_options_from_config(config))
         try:
             session = ResearchSession(model, tools=functions, protocol=protocol,
-                                      settings=settings, model_name=resolved.name)
+                                      settings=settings, model_name=resolved.name,
+                                      executor_factory=_executor_factory(config))
             try:
                 finished = run_ask(session, question, console=Console(stderr=as_json),
                                    as_json=as_json)
@@ -207,13 +208,29 @@ def _preview(text: str) -> str:
     lines = text.splitlines()
     if len(lines) <= OUTPUT_PREVIEW_LINES:
         return text
-    return "\n".join(lines[:OUTPUT_PREVIEW_LINES] + [f"... ({len(lines) - OUTPUT_PREVIEW_LINES} more lines)"])
+    hidden = len(lines) - OUTPUT_PREVIEW_LINES
+    return "\n".join(lines[:OUTPUT_PREVIEW_LINES] + [f"... ({hidden} more lines)"])
 
 
 def _replace(settings: ResearchSettings, **changes: object) -> ResearchSettings:
     import dataclasses
 
     return dataclasses.replace(settings, **changes)
+
+
+def _executor_factory(config) -> Callable[[Mapping[str, Callable[..., str]]], object] | None:
+    """The restricted executor with the ``[executor]`` limits, when the config has that section."""
+    section = config.section("executor")
+    if not section:
+        return None  # the session's default: the executor's own default limits
+
+    def build(functions: Mapping[str, Callable[..., str]]) -> object:
+        from ..executor import ExecutorLimits, RestrictedExecutor
+
+        return RestrictedExecutor(functions=dict(functions),
+                                  limits=ExecutorLimits.from_mapping(section))
+
+    return build
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from pathlib import Path
 from ..errors import UserFacingError
 
 LLAMA_CPP_SRC_ENV = "IISEARCH_LLAMA_CPP_SRC"
-DEFAULT_LLAMA_CPP_SRC = Path.home() / ".cache" / "iisearch-local" / "llama.cpp-src-0.3.36"
+# Where scripts/_setup.sh extracts them (IISEARCH_BUILD_CACHE/llama.cpp-src-<version>).
+DEFAULT_LLAMA_CPP_SRC = Path.home() / ".cache" / "iisearch-local" / "build" / "llama.cpp-src-0.3.36"
 VOCAB_RELATIVE_PATH = Path("models") / "ggml-vocab-qwen2.gguf"
 
 #: Ids below this are ordinary BPE tokens; from here on the Qwen vocabulary holds added tokens.
