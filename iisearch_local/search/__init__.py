@@ -1,5 +1,14 @@
-"""Search engines and page fetchers that serve the model's ``web_search`` / ``web_visit``."""
+"""Search engines and page fetchers that serve the model's ``web_search`` / ``web_visit``.
 
-from .base import Page, PageFetcher, SearchBackend, SearchError, SearchHit
+``SearchTools`` (in ``tools``) is the entry point the research loop uses; engines are plugins
+found through the ``iisearch_local.search_backends`` entry-point group (``registry``).
+"""
 
-__all__ = ["Page", "PageFetcher", "SearchBackend", "SearchError", "SearchHit"]
+from .base import (EngineUnavailableError, LocalSource, Page, PageFetcher, RateLimitedError,
+                   SearchBackend, SearchError, SearchHit, VisitRefusedError)
+from .settings import SearchSettings
+from .tools import SearchTools, ToolCall
+
+__all__ = ["EngineUnavailableError", "LocalSource", "Page", "PageFetcher", "RateLimitedError",
+           "SearchBackend", "SearchError", "SearchHit", "SearchSettings", "SearchTools",
+           "ToolCall", "VisitRefusedError"]

@@ -29,10 +29,30 @@ class Page:
     content_type: str = "text/plain"
     fetched_at: float = 0.0  # unix time
     from_cache: bool = False
+    date: str | None = None  # publication date when the page states one
+    truncated: bool = False  # the body was longer than the size cap and was cut
+    source: str = ""  # what served it: "http", "local", "zim", "cache"
 
 
 class SearchError(UserFacingError):
     """A search or visit failed; the message is short and shown to the model as an observation."""
+
+
+class RateLimitedError(SearchError):
+    """The engine refused because of too many requests (DuckDuckGo answers 202 or 429)."""
+
+
+class EngineUnavailableError(SearchError):
+    """The engine cannot run here: its extra is not installed or it is not configured."""
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 state: str = "not configured") -> None:
+        super().__init__(message, hint=hint)
+        self.state = state  # "not configured", "not installed" or "broken"
+
+
+class VisitRefusedError(SearchError):
+    """A visit was refused on purpose (address not allowed, not from a search, offline...)."""
 
 
 @runtime_checkable
@@ -49,5 +69,16 @@ class PageFetcher(Protocol):
     """Turns a URL into a ``Page`` (over HTTP, from a local index, from an archive)."""
 
     name: str
+
+    def visit(self, url: str) -> Page: ...
+
+
+@runtime_checkable
+class LocalSource(Protocol):
+    """A backend that also serves its own URLs without the network (``file://``, ``zim://``)."""
+
+    name: str
+
+    def handles(self, url: str) -> bool: ...
 
     def visit(self, url: str) -> Page: ...
