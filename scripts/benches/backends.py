@@ -13,6 +13,7 @@ Default models: the suite's tiny Qwen3 checkpoints. --gguf / --mlx take real one
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,49 +39,78 @@ def observation(turn: int, backend, target_tokens: int = 300) -> str:
     return text
 
 
-def raw_decode_llama(path: Path, n_tokens: int, ctx: int) -> float:
-    """The library's own token loop (``Llama.generate``) with per-token detokenization: the
-    leanest streaming llama-cpp-python offers (``create_completion`` adds more per-token work)."""
-    import llama_cpp
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=ctx, verbose=False)
-    tokens = llm.tokenize(PROMPT.encode(), add_bos=False, special=True)
+def _timed_tokens(stream, n_tokens: int) -> float:
+    """Tokens per second over a stream, from its first item (prompt time excluded)."""
     start, count = None, 0
-    for token in llm.generate(tokens, temp=0.0, top_k=0, top_p=1.0, min_p=0.0):
-        llm.detokenize([token])
+    for _ in stream:
         count += 1
         if start is None:
             start = time.perf_counter()
         if count == n_tokens:
             break
-    elapsed = time.perf_counter() - start
-    llm.close()
-    return (count - 1) / elapsed
-
-
-def raw_decode_mlx(path: Path, n_tokens: int) -> float:
-    from mlx_lm import load, stream_generate
-    from mlx_lm.sample_utils import make_sampler
-    model, tokenizer = load(str(path))
-    start, count = None, 0
-    for _ in stream_generate(model, tokenizer, PROMPT, max_tokens=n_tokens,
-                             sampler=make_sampler(temp=0.0)):
-        count += 1
-        if start is None:
-            start = time.perf_counter()
     return (count - 1) / (time.perf_counter() - start)
 
 
-def our_decode(name: str, path: Path, n_tokens: int, ctx: int) -> float:
-    backend = load_backend(name, path, LoadOptions(context_size=ctx))
-    start, count = None, 0
-    for _ in backend.generate(PROMPT, GenerationOptions(max_tokens=n_tokens, temperature=0.0,
-                                                        top_k=0, top_p=1.0)):
-        count += 1
-        if start is None:
-            start = time.perf_counter()
-    elapsed = time.perf_counter() - start
-    backend.close()
-    return (count - 1) / elapsed
+class RawLlama:
+    """The library's own token loop (``Llama.generate``) with per-token detokenization: the
+    leanest streaming llama-cpp-python offers (``create_completion`` adds more per-token work)."""
+
+    def __init__(self, path: Path, ctx: int) -> None:
+        import llama_cpp
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=ctx, verbose=False)
+        self.tokens = self.llm.tokenize(PROMPT.encode(), add_bos=False, special=True)
+
+    def decode(self, n_tokens: int) -> float:
+        stream = (self.llm.detokenize([token]) for token in self.llm.generate(
+            self.tokens, temp=0.0, top_k=0, top_p=1.0, min_p=0.0))
+        return _timed_tokens(stream, n_tokens)
+
+
+class RawMlx:
+    """``mlx_lm.stream_generate``, the library's streaming API."""
+
+    def __init__(self, path: Path) -> None:
+        from mlx_lm import load
+        self.model, self.tokenizer = load(str(path))
+
+    def decode(self, n_tokens: int) -> float:
+        from mlx_lm import stream_generate
+        from mlx_lm.sample_utils import make_sampler
+        return _timed_tokens(stream_generate(self.model, self.tokenizer, PROMPT,
+                                             max_tokens=n_tokens, sampler=make_sampler(temp=0.0)),
+                             n_tokens)
+
+
+class Ours:
+    def __init__(self, name: str, path: Path, ctx: int) -> None:
+        self.backend = load_backend(name, path, LoadOptions(context_size=ctx))
+
+    def decode(self, n_tokens: int) -> float:
+        # Deltas are not tokens (a multi-byte character can span tokens), so count tokens from
+        # the result; its clock starts at the first sampled token, like _timed_tokens.
+        generation = self.backend.generate(PROMPT, GenerationOptions(
+            max_tokens=n_tokens, temperature=0.0, top_k=0, top_p=1.0))
+        result = generation.result
+        return (result.completion_tokens - 1) / result.generation_seconds
+
+
+def paired_decode(name: str, path: Path, n_tokens: int, ctx: int, rounds: int
+                  ) -> tuple[float, float, float]:
+    """Alternate raw and ours on models loaded once; median tok/s of each and median ratio.
+
+    Pairing neighbouring runs cancels most of the drift of a shared machine.
+    """
+    raw = RawLlama(path, ctx) if name == "llama" else RawMlx(path)
+    ours = Ours(name, path, ctx)
+    raw.decode(8), ours.decode(8)  # warm both up
+    pairs = []
+    for _ in range(rounds):
+        reference = raw.decode(n_tokens)
+        mine = ours.decode(n_tokens)
+        pairs.append((mine, reference))
+    ours.backend.close()
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
+            statistics.median(p[0] / p[1] for p in pairs))
 
 
 def raw_full_prompt_seconds(name: str, path: Path, traces: list[str], ctx: int) -> float:
@@ -138,6 +168,7 @@ def main() -> None:
     parser.add_argument("--mlx-tokens", type=int, default=64,
                         help="tokens to decode with MLX (its Linux CPU build is slow)")
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=7, help="paired decode runs")
     parser.add_argument("--only", choices=["llama", "mlx"])
     args = parser.parse_args()
     if args.gguf is None or args.mlx is None:
@@ -150,15 +181,10 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         say(f"[{name}] {path}")
-        raw = raw_decode_llama if name == "llama" else None
-        ours_best = ref_best = 0.0
-        for _ in range(3):  # interleaved, best of three, so both see the same machine state
-            n = args.tokens if name == "llama" else args.mlx_tokens
-            ref = raw(path, n, ctx) if raw else raw_decode_mlx(path, n)
-            ours = our_decode(name, path, n, ctx)
-            ours_best, ref_best = max(ours_best, ours), max(ref_best, ref)
-        say(f"  decode: ours {ours_best:.1f} tok/s, raw {ref_best:.1f} tok/s")
-        ratio = ours_best / ref_best
+        n = args.tokens if name == "llama" else args.mlx_tokens
+        ours_best, ref_best, ratio = paired_decode(name, path, n, ctx, args.rounds)
+        say(f"  decode: ours {ours_best:.1f} tok/s, raw {ref_best:.1f} tok/s (median of "
+            f"{args.rounds} pairs, median ratio {ratio:.3f})")
         emit("backends", f"{name}.decode_tokens_per_s", ours=round(ours_best, 2),
              reference=round(ref_best, 2), ratio=round(ratio, 3), target=">= 0.97",
              passed=ratio >= 0.97, model=str(path))
