@@ -7,7 +7,6 @@ part and evaluate only the rest, so a trace that grows by one observation costs 
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import random
 import threading
@@ -31,7 +30,7 @@ from .base import (
 )
 from .gguf_header import GGUFHeaderError, read_gguf_header
 from .prefix import TokenHistory
-from .stops import StopMatcher
+from .streaming import stream_text
 
 # llama.cpp phrases that tell an unknown architecture apart from a damaged file.
 _UNSUPPORTED_MARKERS = ("unknown model architecture", "unsupported model architecture")
@@ -149,49 +148,19 @@ class LlamaCppBackend:
             reuse = min(cached, len(tokens) - 1)
             llm.n_tokens = reuse  # eval() drops the KV cache past this point
             llm.set_seed(options.seed if options.seed is not None else random.getrandbits(31))
-            budget = min(options.max_tokens, self.context_size - len(tokens))
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            matcher = StopMatcher(options.stop)
-            pieces: list[str] = []
-            produced, finish, first_token_at = 0, "length", None
             stream = llm.generate(tokens[reuse:], reset=False, temp=options.temperature,
                                   top_k=options.top_k, top_p=options.top_p, min_p=0.0,
                                   repeat_penalty=options.repeat_penalty)
             try:
-                for token in stream if budget > 0 else ():
-                    if first_token_at is None:
-                        first_token_at = time.perf_counter()
-                    if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                        finish = "eos"
-                        break
-                    produced += 1
-                    text = matcher.feed(decoder.decode(self._token_bytes(token)))
-                    if text:
-                        pieces.append(text)
-                        yield text
-                    if matcher.stopped_by is not None:
-                        finish = "stop"
-                        break
-                    if cancel is not None and cancel.is_set():
-                        finish = "cancelled"
-                        break
-                    if produced >= budget:
-                        break
+                return (yield from stream_text(
+                    stream, token_bytes=self._token_bytes,
+                    is_end=lambda token: llama_cpp.llama_vocab_is_eog(self._vocab, token),
+                    options=options, budget=min(options.max_tokens, self.context_size - len(tokens)),
+                    cancel=cancel, prompt_tokens=len(tokens), prompt_evaluated=len(tokens) - reuse,
+                    started=start))
             finally:
                 stream.close()
                 self._history.set(llm.input_ids[: llm.n_tokens].tolist())
-            if matcher.stopped_by is None:
-                tail = matcher.feed(decoder.decode(b"", final=True)) + matcher.flush()
-                if tail:
-                    pieces.append(tail)
-                    yield tail
-            end = time.perf_counter()
-            first_token_at = first_token_at or end
-            return GenerationResult(
-                text="".join(pieces), finish_reason=finish, stop_string=matcher.stopped_by,
-                prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - reuse,
-                completion_tokens=produced, prompt_seconds=first_token_at - start,
-                generation_seconds=end - first_token_at)
         finally:
             self._lock.release()
 

@@ -7,12 +7,11 @@ feeds only the remaining tokens.
 
 from __future__ import annotations
 
-import codecs
 import json
 import random
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 import mlx.core as mx
@@ -33,7 +32,7 @@ from .base import (
     UnsupportedModelError,
 )
 from .prefix import TokenHistory
-from .stops import StopMatcher
+from .streaming import stream_text
 
 
 def _byte_level_alphabet() -> dict[str, int]:
@@ -161,49 +160,26 @@ class MlxBackend:
                                    top_k=options.top_k)
             processors = (make_logits_processors(repetition_penalty=options.repeat_penalty)
                           if options.repeat_penalty != 1.0 else None)
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            matcher = StopMatcher(options.stop)
-            pieces: list[str] = []
-            generated: list[int] = []
-            finish, first_token_at = "length", None
             steps = generate_step(mx.array(tokens[reuse:]), self._model, max_tokens=budget,
                                   sampler=sampler, logits_processors=processors,
                                   prompt_cache=self._cache)
-            try:
-                for token, _ in steps if budget > 0 else ():
-                    if first_token_at is None:
-                        first_token_at = time.perf_counter()
+            generated: list[int] = []
+
+            def sampled() -> Iterator[int]:
+                for token, _ in steps:
                     generated.append(token)
-                    if token in self._eos:
-                        finish = "eos"
-                        break
-                    text = matcher.feed(decoder.decode(self._token_bytes[token]))
-                    if text:
-                        pieces.append(text)
-                        yield text
-                    if matcher.stopped_by is not None:
-                        finish = "stop"
-                        break
-                    if cancel is not None and cancel.is_set():
-                        finish = "cancelled"
-                        break
+                    yield token
+
+            try:
+                return (yield from stream_text(
+                    sampled(), token_bytes=self._token_bytes.__getitem__,
+                    is_end=self._eos.__contains__, options=options, budget=budget, cancel=cancel,
+                    prompt_tokens=len(tokens), prompt_evaluated=len(tokens) - reuse,
+                    started=start))
             finally:
                 steps.close()
                 # The cache holds the prompt and the generated tokens that were fed back in.
                 self._history.set((tokens + generated)[: self._cache[0].offset])
-            if matcher.stopped_by is None:
-                tail = matcher.feed(decoder.decode(b"", final=True)) + matcher.flush()
-                if tail:
-                    pieces.append(tail)
-                    yield tail
-            end = time.perf_counter()
-            first_token_at = first_token_at or end
-            completion = len(generated) - (1 if finish == "eos" else 0)
-            return GenerationResult(
-                text="".join(pieces), finish_reason=finish, stop_string=matcher.stopped_by,
-                prompt_tokens=len(tokens), prompt_tokens_evaluated=len(tokens) - reuse,
-                completion_tokens=completion, prompt_seconds=first_token_at - start,
-                generation_seconds=end - first_token_at)
         finally:
             self._lock.release()
 
