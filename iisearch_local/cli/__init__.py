@@ -19,6 +19,7 @@ COMMANDS = {
     "index": "index_cmd",
     "models": "models_cmd",
     "search": "search_cmd",
+    "sessions": "sessions_cmd",
 }
 
 

@@ -2,7 +2,8 @@
 
 Streams the model's reasoning, code, tool results and answer to the terminal, then the answer
 with numbered sources. ``--json`` prints only the final event as JSON. Exit codes: 0 answered,
-3 no answer, 1 an error (the message says which), 130 cancelled with Ctrl-C.
+3 no answer, 1 an error (the message says which), 130 cancelled with Ctrl-C. Each run is
+recorded in the session history as it goes (``ask_saving``); ``--continue ID`` follows one up.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
@@ -21,10 +22,10 @@ from rich.syntax import Syntax
 
 from ..errors import UserFacingError
 from ..research import events as ev
+from ..research.factory import SAMPLE_SOURCE
 from ..research.session import ResearchSession
-from ..research.settings import PROTOCOLS, ResearchSettings
+from ..research.settings import PROTOCOLS
 
-SAMPLE_SOURCE = "sample"  # --search sample: the built-in pages, for trying things offline
 OUTPUT_PREVIEW_LINES = 12  # lines of a tool output shown in the terminal (the model sees all)
 EXIT_NO_ANSWER = 3
 EXIT_CANCELLED = 130
@@ -52,45 +53,50 @@ class NoAnswerError(UserFacingError):
 @click.option("--json", "as_json", is_flag=True, help="Print only the final result as JSON.")
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=None,
               help="Force the model family (default: from the model registry).")
+@click.option("--save/--no-save", default=None,
+              help="Record the session in the history (default: sessions.save).")
+@click.option("--continue", "continue_id", metavar="ID", default=None,
+              help="Ask QUESTION as a follow-up of a stored session (see `iisearch sessions`).")
 @click.pass_obj
 def command(app, question: str, model_name: str | None, backend: str | None,
             engines: tuple[str, ...], offline: bool | None, report: bool | None, as_json: bool,
-            protocol: str | None) -> None:
+            protocol: str | None, save: bool | None, continue_id: str | None) -> None:
     """Research QUESTION with the model and print the answer with its sources."""
-    from ..backends.registry import load_backend
-    from ..models.resolve import load_options_from_config, resolve_model
+    from ..research.factory import ResearchRuntime, plan_session
+    from .ask_saving import AskHistory
 
-    config = app.config
-    settings = ResearchSettings.from_config(config)
-    if report is not None:
-        settings = _replace(settings, report=report)
-    backend_name = backend or config.get("backend.name")
-    resolved = resolve_model(model_name or config.get("model.name"), backend=backend_name,
-                             config=config)
-    protocol = protocol or getattr(resolved, "protocol", None) or "cir"
-    with _search_functions(config, engines, offline) as functions:
-        model = load_backend(backend_name, resolved.path, load_options_from_config(config))
-        try:
-            session = ResearchSession(model, tools=functions, protocol=protocol,
-                                      settings=settings, model_name=resolved.name,
-                                      executor_factory=_executor_factory(config))
+    plan = plan_session(app.config, model=model_name, backend=backend, protocol=protocol,
+                        engines=engines, offline=offline, report=report)
+    history = AskHistory.open(save=app.config.get("sessions.save") if save is None else save,
+                              continue_id=continue_id)
+    try:
+        history.check_can_continue(plan.protocol, plan.model_name)
+        with ResearchRuntime.open(plan, app.config) as runtime:
+            session = history.new_session(runtime)
             try:
                 finished = run_ask(session, question, console=Console(stderr=as_json),
-                                   as_json=as_json)
+                                   as_json=as_json, wrap=lambda events: history.recorded(
+                                       events, session=session, question=question,
+                                       runtime=runtime))
             finally:
                 session.close()
-        finally:
-            model.close()
+    finally:
+        history.close()
     exit_for(finished)
 
 
 def run_ask(session: ResearchSession, question: str, *, console: Console,
-            as_json: bool = False, out: Callable[[str], None] | None = None) -> ev.Finished:
-    """Run the session, render its events, and return the ``Finished`` event."""
+            as_json: bool = False, out: Callable[[str], None] | None = None,
+            wrap: Callable[[Iterator[ev.Event]], Iterator[ev.Event]] | None = None) -> ev.Finished:
+    """Run the session, render its events, and return the ``Finished`` event.
+
+    ``wrap`` sees the event stream first (``iisearch ask`` records it in the session store).
+    """
     view = None if as_json else TerminalView(console)
     finished: ev.Finished | None = None
     with _cancel_on_interrupt(session):
-        for event in session.run(question):
+        events = session.run(question)
+        for event in (wrap(events) if wrap is not None else events):
             if view is not None:
                 view.show(event)
             if isinstance(event, ev.Finished):
@@ -210,43 +216,6 @@ def _preview(text: str) -> str:
         return text
     hidden = len(lines) - OUTPUT_PREVIEW_LINES
     return "\n".join(lines[:OUTPUT_PREVIEW_LINES] + [f"... ({hidden} more lines)"])
-
-
-def _replace(settings: ResearchSettings, **changes: object) -> ResearchSettings:
-    import dataclasses
-
-    return dataclasses.replace(settings, **changes)
-
-
-def _executor_factory(config) -> Callable[[Mapping[str, Callable[..., str]]], object] | None:
-    """The restricted executor with the ``[executor]`` limits, when the config has that section."""
-    section = config.section("executor")
-    if not section:
-        return None  # the session's default: the executor's own default limits
-
-    def build(functions: Mapping[str, Callable[..., str]]) -> object:
-        from ..executor import ExecutorLimits, RestrictedExecutor
-
-        return RestrictedExecutor(functions=dict(functions),
-                                  limits=ExecutorLimits.from_mapping(section))
-
-    return build
-
-
-@contextmanager
-def _search_functions(config, engines: tuple[str, ...],
-                      offline: bool | None) -> Iterator[Mapping[str, Callable[..., str]]]:
-    """The model's search functions: the configured search layer, or the built-in sample pages."""
-    from ..search.tools import SearchTools
-
-    if engines == (SAMPLE_SOURCE,):
-        from ..research.local_source import InMemorySource
-
-        tools = SearchTools(engines=[InMemorySource()], fetcher=None, offline=True)
-    else:
-        tools = SearchTools.from_config(config, engines=engines or None, offline=offline)
-    with tools:
-        yield tools.functions()
 
 
 @contextmanager
