@@ -14,7 +14,7 @@ is never used: only local engines and whatever the cache holds from earlier sess
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -152,6 +152,11 @@ class SearchTools:
         self._searched.update(normalize_url(hit.url) for hit in result.hits)
         self._start_prefetch(result.hits)
         return result
+
+    def remember_searched(self, urls: Iterable[str]) -> None:
+        """Treat ``urls`` as returned by a search in this session (a continued session's
+        earlier turns), so the visit-only-searched rule still lets the model open them."""
+        self._searched.update(normalize_url(url) for url in urls)
 
     def _offline_search_fallback(self, query: str, count: int) -> ChainResult | None:
         """Offline, a web search cached by an earlier online session still answers."""

@@ -246,3 +246,14 @@ def test_a_source_without_fetcher_says_so(server: LocalServer) -> None:
     offline = SearchTools(engines=[StaticEngine("static")], fetcher=None, offline=True,
                           visit_only_searched=False)
     assert "offline mode" in offline.web_visit("https://example.org/")
+
+
+def test_remembered_urls_of_a_continued_session_can_be_visited(server: LocalServer,
+                                                                tmp_path: Path) -> None:
+    """A session continued after a restart: URLs its earlier turns' searches returned stay open."""
+    hits = _pages(server)
+    tools = _tools(server, tmp_path, [StaticEngine("static", hits[:1])])
+    assert "did not come from a search" in tools.web_visit(hits[3].url)
+    tools.remember_searched([hits[3].url])
+    assert "Text of page 3" in tools.web_visit(hits[3].url)
+    assert "did not come from a search" in tools.web_visit(hits[4].url)
