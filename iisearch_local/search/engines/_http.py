@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from ..base import RateLimitedError, SearchError
+from ..base import EngineUnavailableError, RateLimitedError, SearchError
 from ..settings import SearchSettings
 
 RATE_LIMIT_CODES = frozenset({202, 429})  # DuckDuckGo-style engines answer 202 when throttling
@@ -55,3 +55,34 @@ def text_field(item: Any, *names: str) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return ""
+
+
+class KeyedHttpEngine:
+    """Base of the engines that call a hosted API with a key (Brave, Serper, Tavily).
+
+    Subclasses set ``name`` and implement ``search``; the key comes from
+    ``search.<name>.api_key`` or ``<NAME>_API_KEY``, the URL from ``search.<name>.base_url``.
+    """
+
+    name: str
+    local = False
+
+    def __init__(self, *, api_key: str, base_url: str, client: httpx.Client) -> None:
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self._client = client
+
+    @classmethod
+    def api_settings(cls, settings: SearchSettings) -> dict[str, Any]:
+        """Constructor arguments from the settings; refuses clearly when no key is set."""
+        key = settings.api_key(cls.name)
+        if not key:
+            raise EngineUnavailableError(
+                f"{cls.name} needs an API key",
+                hint=f"Set search.{cls.name}.api_key or {cls.name.upper()}_API_KEY.")
+        return {"api_key": key, "base_url": getattr(settings, f"{cls.name}_base_url"),
+                "client": make_client(settings)}
+
+    @classmethod
+    def from_settings(cls, settings: SearchSettings) -> KeyedHttpEngine:
+        return cls(**cls.api_settings(settings))

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
-
-from ..base import EngineUnavailableError, SearchHit
-from ..settings import SearchSettings
-from ._http import as_list, make_client, request_json, text_field
+from ..base import SearchHit
+from ._http import KeyedHttpEngine, as_list, request_json, text_field
 
 MAX_PER_REQUEST = 100
 
 
-class SerperEngine:
+class SerperEngine(KeyedHttpEngine):
     """POSTs ``{"q": ..., "num": n}`` to ``{base_url}/search`` with the ``X-API-KEY`` header."""
 
     name = "serper"
-    local = False
-
-    def __init__(self, *, api_key: str, base_url: str, client: httpx.Client) -> None:
-        self.api_key = api_key
-        self.base_url = base_url.rstrip("/")
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: SearchSettings) -> SerperEngine:
-        key = settings.api_key("serper")
-        if not key:
-            raise EngineUnavailableError("serper needs an API key",
-                                         hint="Set search.serper.api_key or SERPER_API_KEY.")
-        return cls(api_key=key, base_url=settings.serper_base_url, client=make_client(settings))
 
     def search(self, query: str, max_results: int = 10) -> list[SearchHit]:
         data = request_json(self._client, "POST", f"{self.base_url}/search", engine=self.name,

@@ -4,34 +4,26 @@ from __future__ import annotations
 
 import httpx
 
-from ..base import EngineUnavailableError, SearchHit
+from ..base import SearchHit
 from ..settings import SearchSettings
-from ._http import as_list, make_client, request_json, text_field
+from ._http import KeyedHttpEngine, as_list, request_json, text_field
 
 MAX_PER_REQUEST = 20
 
 
-class TavilyEngine:
+class TavilyEngine(KeyedHttpEngine):
     """POSTs ``{"query", "max_results", "search_depth"}`` to ``{base_url}/search`` (Bearer key)."""
 
     name = "tavily"
-    local = False
 
     def __init__(self, *, api_key: str, base_url: str, client: httpx.Client,
                  search_depth: str = "basic") -> None:
-        self.api_key = api_key
-        self.base_url = base_url.rstrip("/")
+        super().__init__(api_key=api_key, base_url=base_url, client=client)
         self.search_depth = search_depth
-        self._client = client
 
     @classmethod
     def from_settings(cls, settings: SearchSettings) -> TavilyEngine:
-        key = settings.api_key("tavily")
-        if not key:
-            raise EngineUnavailableError("tavily needs an API key",
-                                         hint="Set search.tavily.api_key or TAVILY_API_KEY.")
-        return cls(api_key=key, base_url=settings.tavily_base_url, client=make_client(settings),
-                   search_depth=settings.tavily_search_depth)
+        return cls(**cls.api_settings(settings), search_depth=settings.tavily_search_depth)
 
     def search(self, query: str, max_results: int = 10) -> list[SearchHit]:
         body = {"query": query, "max_results": min(max_results, MAX_PER_REQUEST),
