@@ -17,6 +17,13 @@ from .base import Backend, BackendError, BackendUnavailableError, LoadOptions
 
 ENTRY_POINT_GROUP = "iisearch_local.backends"
 AUTO = "auto"
+# Backends that run the model elsewhere: their "model" is a name the server knows, not a path.
+REMOTE_BACKENDS = frozenset({"openai"})
+
+
+def is_remote(name: str | None) -> bool:
+    """True for a backend whose model lives on a server (no local weights to resolve)."""
+    return name in REMOTE_BACKENDS
 
 
 def available_backends() -> dict[str, str]:
@@ -46,6 +53,8 @@ def backend_for_path(path: Path) -> str | None:
 def choose_backend(requested: str, model_path: Path | None = None) -> str:
     """Resolve ``auto`` (or check a forced name) for a given model."""
     names = available_backends()
+    if is_remote(requested) and requested in names:
+        return requested  # the model is a server-side name: no file format to check
     needed = backend_for_path(model_path) if model_path is not None else None
     if requested != AUTO:
         if requested not in names:

@@ -15,6 +15,7 @@ from ..errors import UserFacingError
 COMMANDS = {
     "ask": "ask",
     "config": "config_cmd",
+    "eval": "eval_cmd",
     "generate": "generate",
     "index": "index_cmd",
     "models": "models_cmd",

@@ -41,8 +41,9 @@ class NoAnswerError(UserFacingError):
 @click.argument("question")
 @click.option("--model", "model_name", help="Model name, .gguf file or MLX folder "
               "(default: model.name from the config).")
-@click.option("--backend", type=click.Choice(["auto", "llama", "mlx"]), default=None,
-              help="Force a backend (default: backend.name from the config).")
+@click.option("--backend", type=click.Choice(["auto", "llama", "mlx", "openai"]), default=None,
+              help="Force a backend (default: backend.name from the config); "
+              "'openai' uses the server in [openai] and --model names its model.")
 @click.option("--search", "engines", multiple=True, metavar="NAME",
               help="Search engine to use (repeat for a fallback chain; default: search.engines). "
                    f"'{SAMPLE_SOURCE}' uses a few built-in pages, without the network.")

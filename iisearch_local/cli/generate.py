@@ -8,15 +8,17 @@ import click
 
 from ..backends.base import GenerationOptions
 from ..backends.registry import load_backend
-from ..models.resolve import load_options_from_config, resolve_model
+from ..models.resolve import load_options_from_config
+from ..research.factory import remote_or_local_model
 
 
 @click.command("generate")
 @click.argument("prompt")
 @click.option("--model", "model_name", help="Model name, .gguf file or MLX folder "
               "(default: model.name from the config).")
-@click.option("--backend", type=click.Choice(["auto", "llama", "mlx"]), default=None,
-              help="Force a backend (default: backend.name from the config).")
+@click.option("--backend", type=click.Choice(["auto", "llama", "mlx", "openai"]), default=None,
+              help="Force a backend (default: backend.name from the config); "
+              "'openai' uses the server in [openai] and --model names its model.")
 @click.option("--max-tokens", type=int, default=256, show_default=True)
 @click.option("--temperature", type=float, default=None)
 @click.option("--seed", type=int, default=None)
@@ -29,8 +31,7 @@ def command(app, prompt: str, model_name: str | None, backend: str | None, max_t
     """Continue PROMPT with the model and stream the raw text to stdout."""
     config = app.config
     backend_name = backend or config.get("backend.name")
-    resolved = resolve_model(model_name or config.get("model.name"), backend=backend_name,
-                             config=config)
+    resolved = remote_or_local_model(config, model=model_name, backend=backend_name)
     model = load_backend(backend_name, resolved.path, load_options_from_config(config))
     sampling = config.section("sampling")
     seed = seed if seed is not None else sampling["seed"]

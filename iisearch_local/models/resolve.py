@@ -124,5 +124,6 @@ def load_options_from_config(config: Config) -> LoadOptions:
         batch_size=config.get("llama.batch_size"),
         threads=config.get("llama.threads"),
         use_mmap=config.get("llama.use_mmap"),
-        extra={"max_cache_tokens": config.get("mlx.max_cache_tokens")},
+        extra={"max_cache_tokens": config.get("mlx.max_cache_tokens"),
+               "openai": config.section("openai")},
     )

@@ -49,20 +49,31 @@ def plan_session(config: Config, *, model: str | None = None, backend: str | Non
                  protocol: str | None = None, engines: tuple[str, ...] = (),
                  offline: bool | None = None, report: bool | None = None) -> SessionPlan:
     """Resolve the model and the options; raises ``UserFacingError`` when nothing can run."""
-    from ..models.resolve import resolve_model
-
     settings = ResearchSettings.from_config(config)
     if report is not None:
         settings = dataclasses.replace(settings, report=report)
     backend_name = backend or config.get("backend.name")
-    resolved = resolve_model(model or config.get("model.name"), backend=backend_name,
-                             config=config)
+    resolved = remote_or_local_model(config, model=model, backend=backend_name)
     chosen_protocol = protocol or getattr(resolved, "protocol", None) or "cir"
     is_offline = bool(config.get("search.offline") if offline is None else offline)
     names = tuple(engines) or tuple(config.get("search.engines"))
     return SessionPlan(model_name=resolved.name, model_path=resolved.path, backend=backend_name,
                        protocol=chosen_protocol, engines=names,
                        offline=is_offline or names == (SAMPLE_SOURCE,), settings=settings)
+
+
+def remote_or_local_model(config: Config, *, model: str | None, backend: str) -> Any:
+    """The model to run: local weights, or for a server backend the name the server knows."""
+    from ..backends.registry import is_remote
+    from ..models.registry import effective_protocol, find_spec
+    from ..models.resolve import ResolvedModel, resolve_model
+
+    if not is_remote(backend):
+        return resolve_model(model or config.get("model.name"), backend=backend, config=config)
+    name = model or config.get(f"{backend}.model") or ""
+    spec = find_spec(name) if name else None  # a registry name also gives the protocol
+    return ResolvedModel(path=Path(name), name=name or f"{backend} server", spec=spec,
+                         protocol=effective_protocol(config, spec, Path(name) if name else None))
 
 
 def executor_factory(config: Config) -> Callable[[Functions], object] | None:
