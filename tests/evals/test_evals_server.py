@@ -70,3 +70,22 @@ def test_eval_command_on_the_openai_backend_resumes_and_reports(tmp_path, server
     report = (out / "report.md").read_text()
     assert "| Benchmark | Pass rate % | 95% CI | # search | # visit | # tool used |" in report
     assert report in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend_name", ["llama"])  # MLX on a Linux CPU: minutes per reply
+def test_a_local_model_as_judge(tiny_models, backend_name):
+    """``--judge`` naming a local model: the grader prompt runs on a real backend; its (random)
+    reply is read into a verdict or counted unparseable, and the raw reply is kept."""
+    from iisearch_local.backends.base import LoadOptions
+    from iisearch_local.backends.registry import load_backend
+    from iisearch_local.evals.judge import BackendJudge, grade
+
+    path = tiny_models.gguf_q8_0 if backend_name == "llama" else tiny_models.mlx_q4
+    judge = BackendJudge(load_backend(backend_name, path, LoadOptions(context_size=4096)))
+    try:
+        verdict, raw = grade(judge, GRADERS["simpleqa"], question="Who wrote Hamlet?",
+                             target="William Shakespeare", answer="Shakespeare")
+    finally:
+        judge.close()
+    assert verdict in VERDICTS
+    assert isinstance(raw, str) and raw
