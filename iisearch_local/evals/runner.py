@@ -43,6 +43,7 @@ class EvalRecord:
     completion_tokens: int
     wall_seconds: float
     error: str = ""
+    trace: str = ""  # the whole raw research trace, reasoning and observations included
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -88,8 +89,8 @@ class ResultsLog:
             self.records.append(record)
 
 
-def research(runtime: Any, question: str) -> ev.Finished:
-    """Run one full research session (the same engine as ``iisearch ask``)."""
+def research(runtime: Any, question: str) -> tuple[ev.Finished, str]:
+    """Run one full research session (the same engine as ``iisearch ask``): (result, trace)."""
     session = runtime.new_session()
     try:
         finished = None
@@ -97,7 +98,7 @@ def research(runtime: Any, question: str) -> ev.Finished:
             if isinstance(event, ev.Finished):
                 finished = event
         assert finished is not None  # every run ends with Finished
-        return finished
+        return finished, session.trace
     finally:
         session.close()
 
@@ -106,7 +107,7 @@ def evaluate_one(runtime: Any, judge: Judge, grader: Grader, item: EvalItem) -> 
     """Research ``item``, judge the answer, and return the record (never raises for the model)."""
     started = time.perf_counter()
     try:
-        finished = research(runtime, item.question)
+        finished, trace = research(runtime, item.question)
     except Exception as exc:  # a failing session is recorded, and retried on resume
         return EvalRecord(id=item.id, question=item.question, target=item.answer, answer="",
                           verdict="error", judge_reply="", end_reason="exception", searches=0,
@@ -120,7 +121,7 @@ def evaluate_one(runtime: Any, judge: Judge, grader: Grader, item: EvalItem) -> 
                       end_reason=finished.reason, searches=s.searches, visits=s.visits,
                       tool_calls=s.tool_calls, prompt_tokens_evaluated=s.prompt_tokens_evaluated,
                       completion_tokens=s.completion_tokens, wall_seconds=s.wall_seconds,
-                      error=finished.detail if finished.reason == "error" else "")
+                      error=finished.detail if finished.reason == "error" else "", trace=trace)
 
 
 def run_eval(items: Iterable[EvalItem], *, open_runtime: Callable[[], Any], judge: Judge,

@@ -50,6 +50,8 @@ def test_a_ten_question_slice_of_each_benchmark_is_researched_and_judged(tmp_pat
         assert record.verdict == ("correct" if int(item.id) % 2 == 0 else "incorrect"), record
         assert record.searches == 1 and record.tool_calls == 1 and record.end_reason == "answered"
         assert record.judge_reply
+        # The whole trace is kept: the question, the model's search and the answer.
+        assert item.question.strip() in record.trace and record.answer in record.trace
     assert sum(judged.values()) == 10
     summary = summarize(name, records)
     assert (summary.correct, summary.incorrect, summary.unparseable) == (5, 5, 0)
