@@ -55,14 +55,16 @@ def test_function_names_must_be_public_identifiers() -> None:
 
 
 def test_close_stops_the_worker_and_later_runs_fail_cleanly(tools: ToolLog) -> None:
-    before = threading.active_count()
+    # Only this executor's worker is watched: workers of executors closed by earlier tests
+    # may still be on their way out, and counting them would race.
+    before = set(threading.enumerate())
     ex = make_executor(tools)
     ex.run("x = 1")
+    workers = [t for t in set(threading.enumerate()) - before if t.name == "iisearch-sandbox"]
+    assert len(workers) == 1
     ex.close()
-    for thread in threading.enumerate():
-        if thread.name == "iisearch-sandbox":
-            thread.join(timeout=2)
-    assert threading.active_count() == before
+    workers[0].join(timeout=2)
+    assert not workers[0].is_alive()
     result = ex.run("print(1)")
     assert result.error == "the executor is closed"
 
