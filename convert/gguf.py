@@ -7,10 +7,12 @@ size. The file is written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +109,13 @@ def plan_tensors(checkpoint: HfCheckpoint, *, out_type: str) -> list[PlannedTens
     expected = ["token_embd.weight", "output_norm.weight"] + ([] if tied else ["output.weight"])
     for layer in range(_config_int(config, "num_hidden_layers")):
         expected += [f"blk.{layer}.{part}.weight" for part in _LAYER_PARTS.values()]
+    vocab_size = _config_int(config, "vocab_size")
+    for name in ("token_embd.weight", "output.weight"):
+        if name in planned and planned[name].source.shape[0] != vocab_size:
+            source = planned[name].source
+            raise ConversionError(f"{source.name} has {source.shape[0]} rows but vocab_size in "
+                                  f"{checkpoint.folder / 'config.json'} is {vocab_size}",
+                                  hint="config.json does not describe these weights.")
     missing = [name for name in expected if name not in planned]
     if missing:
         raise ConversionError(f"{checkpoint.folder} lacks {len(missing)} tensor(s), e.g. {missing[0]}")
@@ -191,8 +200,11 @@ def _converted_blocks(planned: PlannedTensor) -> Iterator[np.ndarray]:
             yield values.astype(np.float16)
 
 
-def convert_hf_to_gguf(src: Path, out: Path, *, out_type: str = "f16") -> Path:
-    """Convert a Qwen3 Hugging Face folder into one GGUF file (``f32``, ``f16`` or ``bf16``)."""
+def convert_hf_to_gguf(src: Path, out: Path, *, out_type: str = "f16", chat_template: str | None = None) -> Path:
+    """Convert a Qwen3 Hugging Face folder into one GGUF file (``f32``, ``f16`` or ``bf16``).
+
+    ``chat_template`` replaces the checkpoint's own template in ``tokenizer.chat_template``.
+    """
     import gguf
 
     if out_type not in OUT_TYPES:
@@ -209,7 +221,10 @@ def convert_hf_to_gguf(src: Path, out: Path, *, out_type: str = "f16") -> Path:
     writer = gguf.GGUFWriter(partial, GGUF_ARCH)
     try:
         vocab_size = _add_model_metadata(writer, checkpoint, file_type=int(file_type))
-        add_vocab(writer, read_bpe_vocab(checkpoint, vocab_size=vocab_size), pre_tokenizer="qwen2")
+        vocab = read_bpe_vocab(checkpoint, vocab_size=vocab_size)
+        if chat_template is not None:
+            vocab = replace(vocab, chat_template=chat_template)
+        add_vocab(writer, vocab, pre_tokenizer="qwen2")
         for planned in tensors:
             dtype, ggml_type = _storage(planned)
             count = int(np.prod(planned.source.shape, dtype=np.int64))
@@ -221,11 +236,23 @@ def convert_hf_to_gguf(src: Path, out: Path, *, out_type: str = "f16") -> Path:
         _write_tensor_data(writer, tensors)
         writer.close()
         os.replace(partial, out)
-    except BaseException:
-        writer.close()
+    except BaseException as exc:
+        try:
+            writer.close()
+        except OSError:
+            pass  # flushing after a failed write (a full disk) fails again; the file goes anyway
         partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise ConversionError(f"no space left on the device while writing {out}",
+                                  hint="Free some disk space or pass another output folder; "
+                                       "the partial file was removed.") from exc
         raise
     return out
+
+
+def _write_block(handle, block: np.ndarray) -> None:
+    """Append one converted block to the open GGUF file (a seam: tests inject write failures)."""
+    block.astype(block.dtype.newbyteorder("<"), copy=False).tofile(handle)
 
 
 def _write_tensor_data(writer, tensors: list[PlannedTensor]) -> None:
@@ -237,7 +264,7 @@ def _write_tensor_data(writer, tensors: list[PlannedTensor]) -> None:
         expected = int(np.prod(planned.source.shape, dtype=np.int64)) * dtype.itemsize
         written = 0
         for block in _converted_blocks(planned):
-            block.astype(block.dtype.newbyteorder("<"), copy=False).tofile(handle)
+            _write_block(handle, block)
             written += block.nbytes
         if written != expected:  # would silently shift every later tensor
             raise ConversionError(f"tensor {planned.source.name}: wrote {written} bytes, expected {expected}")
@@ -271,7 +298,10 @@ def quantize_gguf(src: Path, out: Path, quant: str, *, threads: int = 0) -> Path
     try:
         status = llama_cpp.llama_model_quantize(os.fsencode(src), os.fsencode(partial), params)
         if status != 0:
-            raise ConversionError(f"llama.cpp failed to quantize {src} to {name} (status {status})")
+            # llama.cpp reports a full disk only on its own stderr; name the likely cause here.
+            low_space = shutil.disk_usage(out.parent).free < src.stat().st_size
+            raise ConversionError(f"llama.cpp failed to quantize {src} to {name} (status {status})",
+                                  hint=f"{out.parent} is nearly full; free some space." if low_space else None)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)

@@ -74,7 +74,8 @@ def read_bpe_vocab(checkpoint: HfCheckpoint, *, vocab_size: int) -> GgufVocab:
     largest = max(by_id)
     if largest >= vocab_size:
         raise ConversionError(
-            f"the tokenizer has token id {largest} but the model's vocab_size is only {vocab_size}")
+            f"{checkpoint.folder / TOKENIZER_FILE} has token id {largest} but vocab_size in config.json is "
+            f"only {vocab_size}", hint="The tokenizer does not belong to this model.")
     tokens: list[str] = []
     types: list[int] = []
     for index in range(vocab_size):

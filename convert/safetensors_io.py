@@ -67,7 +67,8 @@ def read_safetensors(path: Path) -> dict[str, StoredTensor]:
             raise SafetensorsFormatError(f"{path} is too short to be a safetensors file")
         (header_len,) = struct.unpack("<Q", prefix)
         if header_len > MAX_HEADER_BYTES or 8 + header_len > size:
-            raise SafetensorsFormatError(f"{path} has a corrupt safetensors header")
+            raise SafetensorsFormatError(f"{path} has a corrupt safetensors header: it claims {header_len} "
+                                         f"bytes but the file has {size} (truncated or not safetensors)")
         try:
             header = json.loads(handle.read(header_len))
         except ValueError as exc:
@@ -83,8 +84,14 @@ def read_safetensors(path: Path) -> dict[str, StoredTensor]:
         shape = tuple(int(dim) for dim in info["shape"])
         start, end = (int(offset) for offset in info["data_offsets"])
         count = int(np.prod(shape, dtype=np.int64))
-        if end - start != count * dtype.itemsize or base + end > size:
-            raise SafetensorsFormatError(f"{path}: tensor {name} lies outside the file (truncated?)")
+        if end - start != count * dtype.itemsize:
+            raise SafetensorsFormatError(
+                f"{path}: the header lies about tensor {name}: shape {list(shape)} of {info['dtype']} needs "
+                f"{count * dtype.itemsize} bytes but its data_offsets span {end - start}")
+        if start < 0 or base + end > size:
+            raise SafetensorsFormatError(
+                f"{path}: tensor {name} ends at byte {base + end} but the file has only {size} bytes (truncated?)",
+                hint="The download may be incomplete; fetch this file again.")
         data = np.memmap(path, dtype=dtype, mode="r", offset=base + start, shape=shape) if count else np.zeros(shape, dtype)
         tensors[name] = StoredTensor(name=name, dtype=info["dtype"], shape=shape, data=data)
     return tensors

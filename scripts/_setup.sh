@@ -54,15 +54,17 @@ _llama_wheel_dir() {
   echo "$dir"
 }
 
-# The llama.cpp sources vendored in the sdist: vocab files and reference converter for tests.
+# The llama.cpp sources vendored in the sdist: vocab files and the reference converter (with
+# its conversion/ package) for tests.
 iisearch_llama_src() {
   local dest="$IISEARCH_BUILD_CACHE/llama.cpp-src-$LLAMA_CPP_VERSION" sdist
-  if [[ ! -f "$dest/.complete" ]]; then
+  if [[ ! -f "$dest/.complete" || ! -d "$dest/conversion" ]]; then
     sdist=$(_llama_sdist)
     rm -rf "$dest" "$dest.tmp" && mkdir -p "$dest.tmp"
     tar -xzf "$sdist" -C "$dest.tmp" --strip-components=3 \
       "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/models" \
       "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/gguf-py" \
+      "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/conversion" \
       "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp/convert_hf_to_gguf.py"
     touch "$dest.tmp/.complete" && mv "$dest.tmp" "$dest"
   fi
@@ -85,5 +87,20 @@ iisearch_setup() {
     "$IISEARCH_VENV/bin/pip" install -q --disable-pip-version-check \
       ${wheels:+--find-links "$wheels"} -e ".[$extras]"
     echo "$want" >> "$stamp"
+  fi
+}
+
+# llama.cpp's reference converter imports torch. Install it for the equality test only when a
+# CPU wheel lies in pip's local find-links folder (as on our CI machines): from PyPI, plain
+# `torch` is a multi-GB CUDA build. Elsewhere that test skips and says why.
+iisearch_optional_torch() {
+  local dir wheel=""
+  for dir in ${PIP_FIND_LINKS:-} $("$IISEARCH_VENV/bin/pip" config get global.find-links 2>/dev/null || true); do
+    [[ -d "$dir" ]] && wheel=$(ls "$dir"/torch-*+cpu-*.whl 2>/dev/null | head -n 1)
+    [[ -n "$wheel" ]] && break
+  done
+  if [[ -n "$wheel" ]] && ! "$IISEARCH_VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    _say "installing the local CPU torch wheel for the reference-converter test"
+    "$IISEARCH_VENV/bin/pip" install -q --disable-pip-version-check "$wheel"
   fi
 }

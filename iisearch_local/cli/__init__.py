@@ -16,6 +16,8 @@ COMMANDS = {
     "ask": "ask",
     "config": "config_cmd",
     "eval": "eval_cmd",
+    "convert": "convert_cmd",
+    "export": "export_cmd",
     "generate": "generate",
     "index": "index_cmd",
     "models": "models_cmd",
