@@ -8,6 +8,7 @@ size. The file is written under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import re
 import shutil
@@ -174,8 +175,29 @@ def _storage(planned: PlannedTensor) -> tuple[np.dtype, int]:
     return kinds[planned.out_type]
 
 
+def _release_pages(data: np.ndarray) -> None:
+    """Drop a memory-mapped tensor's pages from our resident set once it is written.
+
+    Pages read through a mapping stay resident until it is unmapped; without this, peak memory
+    would grow with the checkpoint (all tensors stay mapped until the plan is done).
+    """
+    mapping = getattr(data, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # pragma: no cover - a platform that refuses the advice
+            pass
+
+
 def _converted_blocks(planned: PlannedTensor) -> Iterator[np.ndarray]:
     """The tensor's data in the output type, a block of rows at a time."""
+    try:
+        yield from _blocks_of(planned)
+    finally:
+        _release_pages(planned.source.data)
+
+
+def _blocks_of(planned: PlannedTensor) -> Iterator[np.ndarray]:
     source = planned.source
     data = source.data.reshape(source.shape[0], -1) if source.shape else source.data.reshape(1, 1)
     rows_per_block = max(1, BLOCK_ELEMENTS // max(1, data.shape[1]))

@@ -1,12 +1,14 @@
 """scripts/bench convert: our streaming HF -> GGUF converter against llama.cpp's convert_hf_to_gguf.py.
 
 Figures (one JSON line each):
-- peak_rss_mb: peak resident memory of the converting process (target: ours <= reference);
-- throughput_mb_per_s: checkpoint bytes read per second of wall time (target: ratio >= 0.8).
+- peak_rss_mb: peak resident memory of the converting process (target: ours <= 1.5 x the
+  largest tensor + 300 MB, i.e. memory does not grow with the checkpoint; the reference's is shown);
+- throughput_mb_per_s: checkpoint bytes read per second of wall time (target: ratio >= 0.9).
 Each converter runs in its own fresh subprocess that reports ``resource.getrusage`` at the end,
 so neither sees the other's memory. The reference needs torch and $IISEARCH_LLAMA_CPP_SRC; without
 them only our figures are printed (reference null, pass false).
-Default checkpoint: a random Qwen3 of ~0.3 GB (bf16) built once under /tmp; --src takes a real one.
+Default checkpoint: a random Qwen3 of ~1 GB (bf16, 2 shards) built once under /tmp; --src takes a
+real one.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from _common import emit, say  # noqa: E402
 from iisearch_local.convert.reference import reference_command, reference_unavailable_reason  # noqa: E402
 
 BENCH = "convert"
-DEFAULT_SRC = Path(tempfile.gettempdir()) / "iisearch-bench-convert" / "qwen3-random"
-# A subprocess wrapper: run one converter, then print its own peak RSS (KiB on Linux, bytes on macOS).
+DEFAULT_SRC = Path(tempfile.gettempdir()) / "iisearch-bench-convert" / "qwen3-random-1g"
+# A subprocess wrapper: run one converter, then print its own peak RSS.
 _MEASURE = """
 import json, os, resource, runpy, sys, time
 started = time.perf_counter()
@@ -37,9 +39,14 @@ else:  # as `python script.py` would: the script's folder first on sys.path
     sys.argv = args
     sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
     runpy.run_path(args[0], run_name="__main__")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": time.perf_counter() - started,
-                  "peak_mb": peak / (1024 * 1024 if sys.platform == "darwin" else 1024)}))
+# VmHWM is this process image's own peak; ru_maxrss would also count the parent's peak
+# at fork time on Linux (a parent that just built a large checkpoint inflates it).
+try:
+    status = open("/proc/self/status").read()
+    peak_kib = int(status.split("VmHWM:")[1].split()[0])
+except (OSError, IndexError, ValueError):
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform == "darwin" else 1)
+print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": peak_kib / 1024}))
 """
 
 
@@ -48,9 +55,26 @@ def _default_checkpoint() -> Path:
 
     if not (DEFAULT_SRC / "config.json").is_file():
         say(f"building a random Qwen3 checkpoint in {DEFAULT_SRC}")
-        build_tiny_qwen3(DEFAULT_SRC, hidden_size=768, layers=8, heads=12, kv_heads=4, head_dim=64,
-                         intermediate=2048, shards=2)
+        # 28 layers at width 1024 + the 151936-token embedding: ~508M parameters, ~1.02 GB bf16.
+        build_tiny_qwen3(DEFAULT_SRC, hidden_size=1024, layers=28, heads=16, kv_heads=8,
+                         head_dim=64, intermediate=3072, shards=2)
     return DEFAULT_SRC
+
+
+def largest_tensor_mb(src: Path) -> float:
+    """Size of the biggest tensor in the checkpoint, from the safetensors headers."""
+    sizes = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8, "I64": 8, "I32": 4, "U8": 1, "I8": 1}
+    largest = 0
+    for shard in src.glob("*.safetensors"):
+        with shard.open("rb") as handle:
+            header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+        for name, info in header.items():
+            if name != "__metadata__":
+                count = 1
+                for dim in info["shape"]:
+                    count *= dim
+                largest = max(largest, count * sizes.get(info["dtype"], 4))
+    return largest / 1e6
 
 
 def _measure(argv: list[str], env: dict[str, str] | None = None) -> dict:
@@ -80,19 +104,21 @@ def main() -> int:
         else:
             say(f"reference skipped: {reason}")
     ours_rate = source_mb / ours["seconds"]
+    limit = 1.5 * largest_tensor_mb(src) + 300
+    theirs_peak = None if reference is None else reference["peak_mb"]
+    emit(BENCH, "peak_rss_mb", ours=round(ours["peak_mb"], 1),
+         reference=None if theirs_peak is None else round(theirs_peak, 1),
+         ratio=None if theirs_peak is None else round(ours["peak_mb"] / theirs_peak, 3),
+         target=f"ours <= 1.5 x largest tensor + 300 MB = {limit:.0f} MB",
+         passed=ours["peak_mb"] <= limit, source_mb=round(source_mb, 1), note=reason or "")
     if reference is None:
-        emit(BENCH, "peak_rss_mb", ours=round(ours["peak_mb"], 1), reference=None, ratio=None,
-             target="ours <= reference", passed=False, note=reason)
         emit(BENCH, "throughput_mb_per_s", ours=round(ours_rate, 1), reference=None, ratio=None,
-             target="ratio >= 0.8", passed=False, note=reason)
+             target="ratio >= 0.9", passed=False, note=reason)
         return 0
     theirs_rate = source_mb / reference["seconds"]
-    emit(BENCH, "peak_rss_mb", ours=round(ours["peak_mb"], 1), reference=round(reference["peak_mb"], 1),
-         ratio=round(ours["peak_mb"] / reference["peak_mb"], 3), target="ours <= reference",
-         passed=ours["peak_mb"] <= reference["peak_mb"], source_mb=round(source_mb, 1))
     emit(BENCH, "throughput_mb_per_s", ours=round(ours_rate, 1), reference=round(theirs_rate, 1),
-         ratio=round(ours_rate / theirs_rate, 3), target="ratio >= 0.8", passed=ours_rate / theirs_rate >= 0.8,
-         source_mb=round(source_mb, 1))
+         ratio=round(ours_rate / theirs_rate, 3), target="ratio >= 0.9",
+         passed=ours_rate / theirs_rate >= 0.9, source_mb=round(source_mb, 1))
     return 0
 
 

@@ -71,7 +71,11 @@ class Terminal:
                 return
 
     def text(self) -> str:
-        return "\n".join(self.screen.display)
+        # Read the cells ourselves: pyte's `display` fails on a cell holding only a zero-width
+        # character, which the random model's text does produce now and then.
+        buffer, columns = self.screen.buffer, self.screen.columns
+        return "\n".join("".join(buffer[y][x].data for x in range(columns))
+                         for y in range(self.screen.lines))
 
     def wait_for(self, predicate, *, timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout
