@@ -18,6 +18,7 @@ COMMANDS = {
     "eval": "eval_cmd",
     "convert": "convert_cmd",
     "export": "export_cmd",
+    "finetune": "finetune_cmd",
     "generate": "generate",
     "index": "index_cmd",
     "models": "models_cmd",

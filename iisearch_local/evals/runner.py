@@ -44,6 +44,8 @@ class EvalRecord:
     wall_seconds: float
     error: str = ""
     trace: str = ""  # the whole raw research trace, reasoning and observations included
+    # [start, end) character ranges of ``trace`` the model generated (for fine-tuning data).
+    generated_spans: list[list[int]] | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -89,8 +91,11 @@ class ResultsLog:
             self.records.append(record)
 
 
-def research(runtime: Any, question: str) -> tuple[ev.Finished, str]:
-    """Run one full research session (the same engine as ``iisearch ask``): (result, trace)."""
+def research(runtime: Any, question: str) -> tuple[ev.Finished, str, list[list[int]] | None]:
+    """Run one full research session (the same engine as ``iisearch ask``).
+
+    Returns the result, the trace and the model-written ranges of the trace.
+    """
     session = runtime.new_session()
     try:
         finished = None
@@ -98,7 +103,8 @@ def research(runtime: Any, question: str) -> tuple[ev.Finished, str]:
             if isinstance(event, ev.Finished):
                 finished = event
         assert finished is not None  # every run ends with Finished
-        return finished, session.trace
+        spans = session.generated_spans
+        return finished, session.trace, None if spans is None else [[a, b] for a, b in spans]
     finally:
         session.close()
 
@@ -107,7 +113,7 @@ def evaluate_one(runtime: Any, judge: Judge, grader: Grader, item: EvalItem) -> 
     """Research ``item``, judge the answer, and return the record (never raises for the model)."""
     started = time.perf_counter()
     try:
-        finished, trace = research(runtime, item.question)
+        finished, trace, spans = research(runtime, item.question)
     except Exception as exc:  # a failing session is recorded, and retried on resume
         return EvalRecord(id=item.id, question=item.question, target=item.answer, answer="",
                           verdict="error", judge_reply="", end_reason="exception", searches=0,
@@ -121,7 +127,8 @@ def evaluate_one(runtime: Any, judge: Judge, grader: Grader, item: EvalItem) -> 
                       end_reason=finished.reason, searches=s.searches, visits=s.visits,
                       tool_calls=s.tool_calls, prompt_tokens_evaluated=s.prompt_tokens_evaluated,
                       completion_tokens=s.completion_tokens, wall_seconds=s.wall_seconds,
-                      error=finished.detail if finished.reason == "error" else "", trace=trace)
+                      error=finished.detail if finished.reason == "error" else "", trace=trace,
+                      generated_spans=spans)
 
 
 def run_eval(items: Iterable[EvalItem], *, open_runtime: Callable[[], Any], judge: Judge,

@@ -110,7 +110,7 @@ class CirDriver:
         s = self.session
         segment = s.trace[state.segment_start:]
         if result.finish_reason == "stop":
-            s.append(END_CODE)
+            s.append(END_CODE, generated=True)  # the stop string the model wrote
             if state.splitter.answer_started:
                 # Rule: all code before </think>. Code inside the answer is never run; the
                 # answer is what came before it.

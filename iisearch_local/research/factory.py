@@ -12,7 +12,7 @@ Two steps, because they cost very different amounts of time:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -141,12 +141,13 @@ class ResearchRuntime:
         """The backend that actually runs (``llama`` / ``mlx`` / ``scripted``...)."""
         return str(getattr(self.backend, "name", self.plan.backend))
 
-    def new_session(self, *, trace: str = "") -> ResearchSession:
+    def new_session(self, *, trace: str = "",
+                    generated_spans: Sequence[tuple[int, int]] | None = None) -> ResearchSession:
         """A session on the loaded model; a non-empty ``trace`` continues an earlier one."""
         return ResearchSession(self.backend, tools=self.functions, protocol=self.plan.protocol,
                                settings=self.plan.settings, model_name=self.plan.model_name,
                                executor_factory=self._executor_factory, clock=self._clock,
-                               trace=trace)
+                               trace=trace, generated_spans=generated_spans)
 
     def close(self) -> None:
         """Release the search layer and the model."""

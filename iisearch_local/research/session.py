@@ -14,7 +14,7 @@ import dataclasses
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,7 +63,8 @@ class ResearchSession:
                  protocol: str = "cir", settings: ResearchSettings | None = None,
                  prompts: PromptSet | None = None, executor_factory: ExecutorFactory | None = None,
                  clock: Callable[[], datetime] | None = None, model_name: str | None = None,
-                 trace: str = "") -> None:
+                 trace: str = "", generated_spans: Sequence[tuple[int, int]] | None = None,
+                 ) -> None:
         if protocol not in PROTOCOLS:
             raise ResearchError(f"unknown protocol {protocol!r}",
                                 hint=f"Choose one of: {', '.join(PROTOCOLS)}.")
@@ -81,6 +82,12 @@ class ResearchSession:
         self._executor: Any = None
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._trace = trace
+        # Character ranges of the trace the model wrote (what fine-tuning trains on). Unknown
+        # (None) when continuing a trace recorded without them.
+        self._spans: list[tuple[int, int]] | None = (
+            [(int(a), int(b)) for a, b in generated_spans] if generated_spans is not None
+            else (None if trace else []))
+        self._model_ended_turn = False  # the last text is the model's and it ended its turn
         self._driver = CirDriver(self) if protocol == "cir" else ToolCallDriver(self)
         self._running = threading.Lock()
 
@@ -90,6 +97,17 @@ class ResearchSession:
     def trace(self) -> str:
         """The whole raw text the model has seen and written, reasoning and tool output included."""
         return self._trace
+
+    @property
+    def generated_spans(self) -> tuple[tuple[int, int], ...] | None:
+        """The ``[start, end)`` character ranges of ``trace`` the model generated, in order.
+
+        Includes the stop strings the engines strip and we put back (``<end_code>``,
+        ``</tool_call>``) and the ``<|im_end|>`` of a turn the model ended itself; everything
+        else (prompts, questions, observations, corrections) was written by us. ``None`` when
+        the session continues a trace recorded without them.
+        """
+        return None if self._spans is None else tuple(self._spans)
 
     @property
     def executor(self) -> Any:
@@ -138,7 +156,7 @@ class ResearchSession:
             else:
                 cursor = self._driver.opening(question, date)
             base = len(self._trace)
-            self._trace += cursor.text
+            self.append(cursor.text)
             state = RunState(turn_start=base + cursor.turn_offset, segment_start=len(self._trace))
             yield SessionStarted(question=question, protocol=self.protocol, model=self.model_name,
                                  date=date, follow_up=follow_up)
@@ -158,7 +176,7 @@ class ResearchSession:
                            forced=state.forced, report=report)
         finally:
             if state is not None and state.pending:  # the consumer stopped mid-generation
-                self._trace += "".join(state.pending)
+                self.append("".join(state.pending), generated=True)
                 state.pending = None
             self._running.release()
 
@@ -222,7 +240,7 @@ class ResearchSession:
                 yield from state.splitter.feed(delta)
             result = generation.result
         except Exception as exc:  # a failing engine ends the run, never the program
-            self._trace += "".join(state.pending)
+            self.append("".join(state.pending), generated=True)
             state.pending = None
             state.error = exc.message if isinstance(exc, UserFacingError) else (
                 f"{type(exc).__name__}: {exc}")
@@ -234,7 +252,9 @@ class ResearchSession:
         else:
             answering_tokens = result.completion_tokens if answering else 0
         state.answer_tokens += answering_tokens
-        self._trace += result.text
+        self.append(result.text, generated=True)
+        self._model_ended_turn = result.finish_reason == "eos" or (
+            result.finish_reason == "stop" and result.stop_string == IM_END)
         state.generations += 1
         state.generated_tokens += result.completion_tokens
         state.prompt_tokens_evaluated += result.prompt_tokens_evaluated
@@ -248,19 +268,29 @@ class ResearchSession:
         state.forced, state.force_reason = True, reason
         yield Notice(code="force_answer", message=f"Asking the model for its answer: {reason}.")
         if state.splitter.phase == "action":
-            self._trace += self._driver.abandon_action(state)
+            self.append(self._driver.abandon_action(state))
         note = self.prompts.raw("force_answer").strip()
         if self._trace[state.turn_start:].strip():
-            self._trace += f"\n\n{note}\n{THINK_CLOSE}\n\n"
+            self.append(f"\n\n{note}\n{THINK_CLOSE}\n\n")
         else:
-            self._trace += f"<think>\n{note}\n{THINK_CLOSE}\n\n"
+            self.append(f"<think>\n{note}\n{THINK_CLOSE}\n\n")
         state.splitter.start_answer()
         state.segment_start = len(self._trace)
 
     # --- services for the drivers ---------------------------------------------------------------
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, *, generated: bool = False) -> None:
+        """Add ``text`` to the trace; ``generated`` when the model wrote it (it is trained on)."""
+        if not text:
+            return
+        start = len(self._trace)
         self._trace += text
+        self._model_ended_turn = False
+        if generated and self._spans is not None:
+            if self._spans and self._spans[-1][1] == start:
+                self._spans[-1] = (self._spans[-1][0], len(self._trace))
+            else:
+                self._spans.append((start, len(self._trace)))
 
     def resume_after_action(self, state: RunState) -> None:
         state.splitter.resume()
@@ -341,7 +371,9 @@ class ResearchSession:
 
     def _close_turn(self) -> None:
         if self._trace and not self._trace.endswith(f"{IM_END}\n"):
-            self._trace += f"{IM_END}\n"
+            # The model's own end of turn (EOS) is trained; a turn we cut short is not.
+            self.append(IM_END, generated=self._model_ended_turn)
+            self.append("\n")
 
     def _stats(self, state: RunState, counters: tuple[int, int, int, float],
                started: float) -> Stats:

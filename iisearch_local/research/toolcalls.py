@@ -131,7 +131,7 @@ class ToolCallDriver:
         segment = s.trace[state.segment_start:]
         closed_call = result.finish_reason == "stop" and result.stop_string == TOOL_CALL_CLOSE
         if closed_call:
-            s.append(TOOL_CALL_CLOSE)
+            s.append(TOOL_CALL_CLOSE, generated=True)  # the stop string the model wrote
         if state.forced and (closed_call or state.splitter.phase == "action"):
             # Tools are over once the answer was asked for: the answer is what came before.
             yield Notice(code="tool_after_forced_answer",
@@ -201,7 +201,10 @@ class ToolCallDriver:
         if limit_hit:
             yield Notice(code="tool_limit", message=f"Tool call limit "
                          f"({s.settings.max_tool_calls}) reached; asking for the answer.")
-        s.append(IM_END + "\n" + responses_turn(responses) + assistant_start())
+        # The model ends its turn after its calls (generation stopped at </tool_call> to save
+        # time): that <|im_end|> is trained, the responses turn is ours.
+        s.append(IM_END, generated=True)
+        s.append("\n" + responses_turn(responses) + assistant_start())
         s.new_turn(state)
         if limit_hit:
             return Force(f"tool call limit ({s.settings.max_tool_calls}) reached")

@@ -46,6 +46,9 @@ def to_json_dict(stored: StoredSession) -> dict[str, Any]:
         "events": [{"seq": r.seq, "turn": r.turn, "at": r.at, "event": r.event.to_dict()}
                    for r in stored.records],
         "trace": stored.trace,
+        # Added within version 1 (readers without it ignore it): the model-written ranges.
+        "generated_spans": (None if stored.generated_spans is None
+                            else [[a, b] for a, b in stored.generated_spans]),
     }
 
 
@@ -74,10 +77,25 @@ def from_json_dict(data: Any) -> StoredSession:
         trace = data["trace"]
         if not isinstance(trace, str):
             raise TypeError("the trace is not text")
+        spans = _spans(data.get("generated_spans"), len(trace))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ImportFormatError(f"the session export is damaged ({type(exc).__name__}: {exc})") \
             from None
-    return StoredSession(summary=summary, turns=turns, records=records, trace=trace)
+    return StoredSession(summary=summary, turns=turns, records=records, trace=trace,
+                         generated_spans=spans)
+
+
+def _spans(value: Any, length: int) -> tuple[tuple[int, int], ...] | None:
+    """Validated generated spans: increasing ``[start, end)`` pairs inside the trace."""
+    if value is None:
+        return None
+    spans: list[tuple[int, int]] = []
+    for item in value:
+        start, end = (int(v) for v in item)
+        if not 0 <= start < end <= length or (spans and start < spans[-1][1]):
+            raise ValueError(f"generated span {item!r} is outside the trace or out of order")
+        spans.append((start, end))
+    return tuple(spans)
 
 
 def import_session(store: SessionStore, source: str | bytes | Path | dict[str, Any], *,

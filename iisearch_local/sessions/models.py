@@ -82,6 +82,8 @@ class StoredSession:
     turns: tuple[Turn, ...]
     records: tuple[EventRecord, ...]
     trace: str
+    # The ranges of ``trace`` the model generated; None when they were not recorded.
+    generated_spans: tuple[tuple[int, int], ...] | None = None
     unreadable: int = 0  # rows whose event type this version does not know (skipped)
 
     @property

@@ -36,8 +36,11 @@ def record(store: SessionStore, session_id: str, events: Iterable[Event], *,
     outcome, detail = "cancelled", "stopped before the end"
     try:
         for event in stream:
-            trace = None if session is None or isinstance(event, _DELTAS) else session.trace
-            store.append_event(session_id, event, trace=trace)
+            if session is None or isinstance(event, _DELTAS):
+                store.append_event(session_id, event)
+            else:
+                store.append_event(session_id, event, trace=session.trace,
+                                   spans=getattr(session, "generated_spans", None))
             ended = ended or isinstance(event, Finished)
             yield event
     except GeneratorExit:
@@ -54,7 +57,8 @@ def record(store: SessionStore, session_id: str, events: Iterable[Event], *,
             close()  # let the session put the text of an unfinished generation into its trace
         try:
             if session is not None:
-                store.set_trace(session_id, session.trace)
+                store.set_trace(session_id, session.trace,
+                                spans=getattr(session, "generated_spans", None))
             if not ended:
                 store.end_turn(session_id, outcome, detail)
         except Exception:

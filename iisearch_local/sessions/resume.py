@@ -39,6 +39,6 @@ def resume_session(runtime: Any, stored: StoredSession) -> ResearchSession:
             f"({stored.summary.model}); {plan.model_name} speaks {plan.protocol!r}",
             hint=f"Continue it with --model {stored.summary.model} (or --protocol "
                  f"{stored.summary.protocol}).")
-    session = runtime.new_session(trace=stored.trace)
+    session = runtime.new_session(trace=stored.trace, generated_spans=stored.generated_spans)
     restore_sources(session, stored.events, getattr(runtime, "search_tools", None))
     return session

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 
 from ..research.events import Event, SessionStarted
 from .models import SessionNotFoundError, SessionSummary, StoredSession
@@ -121,6 +122,24 @@ def save_trace(db: sqlite3.Connection, sid: str, trace: str, known: str | None) 
                (chunks, len(trace), sid))
 
 
+def encode_spans(spans: Sequence[tuple[int, int]]) -> str:
+    return json.dumps([[int(a), int(b)] for a, b in spans], separators=(",", ":"))
+
+
+def decode_spans(text: str | None) -> tuple[tuple[int, int], ...] | None:
+    """The stored generated spans; ``None`` when never recorded (or unreadable)."""
+    if text is None:
+        return None
+    try:
+        return tuple((int(a), int(b)) for a, b in json.loads(text))
+    except (ValueError, TypeError):
+        return None
+
+
+def save_spans(db: sqlite3.Connection, sid: str, spans: Sequence[tuple[int, int]]) -> None:
+    db.execute("UPDATE sessions SET generated_spans = ? WHERE id = ?", (encode_spans(spans), sid))
+
+
 def reindex(db: sqlite3.Connection, sid: str) -> None:
     """Refresh the session's full-text row (title, questions, answers)."""
     num = db.execute("SELECT num FROM sessions WHERE id = ?", (sid,)).fetchone()[0]
@@ -161,4 +180,6 @@ def insert_stored(db: sqlite3.Connection, sid: str, stored: StoredSession) -> No
     if stored.trace:
         db.execute("INSERT INTO trace_chunks(session_id, seq, text) VALUES (?, 0, ?)",
                    (sid, stored.trace))
+    if stored.generated_spans is not None:
+        save_spans(db, sid, stored.generated_spans)
     reindex(db, sid)

@@ -77,7 +77,13 @@ INSERT INTO session_search(rowid, title, questions, answers)
     FROM sessions s;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: the character ranges of the trace the model generated (JSON ``[[start, end], ...]``),
+# what fine-tuning trains on. NULL for sessions recorded before: their model text is unknown.
+_V3 = """
+ALTER TABLE sessions ADD COLUMN generated_spans TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

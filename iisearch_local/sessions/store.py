@@ -21,7 +21,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,6 +66,7 @@ class SessionStore:
         self._clock = clock
         self._lock = threading.RLock()
         self._traces: dict[str, str] = {}  # session id -> the trace text last saved
+        self._spans: dict[str, tuple[tuple[int, int], ...]] = {}  # ... and its spans
         self._owner = OwnerLock(self.path.with_name(self.path.name + ".owners"))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -145,8 +146,8 @@ class SessionStore:
                     with self._write() as db:
                         db.execute(
                             "INSERT INTO sessions(id, title, question, model, backend, protocol, "
-                            "offline, status, turns, owner, owner_pid, created_at, updated_at) "
-                            "VALUES (?,?,?,?,?,?,?,'running',1,?,?,?,?)",
+                            "offline, status, turns, owner, owner_pid, created_at, updated_at, "
+                            "generated_spans) VALUES (?,?,?,?,?,?,?,'running',1,?,?,?,?,'[]')",
                             (sid, title, question, model, backend, protocol, int(offline), token,
                              os.getpid(), now, now))
                         db.execute("INSERT INTO turns(session_id, number, question, status, "
@@ -159,8 +160,9 @@ class SessionStore:
                 return sid
         raise StoreError("could not find a free session id")  # pragma: no cover
 
-    def append_event(self, session_id: str, event: Event, *, trace: str | None = None) -> int:
-        """Store ``event`` durably (and ``trace`` if given, in the same transaction).
+    def append_event(self, session_id: str, event: Event, *, trace: str | None = None,
+                     spans: Sequence[tuple[int, int]] | None = None) -> int:
+        """Store ``event`` durably (and ``trace`` / its generated ``spans`` if given, together).
 
         A ``SessionStarted`` opens the next turn (a follow-up); a ``Finished`` ends the turn and
         sets the status. Returns the event's sequence number in the session.
@@ -183,16 +185,27 @@ class SessionStore:
                                   event.detail, now)
                 if trace is not None:
                     rows.save_trace(db, session_id, trace, self._traces.get(session_id))
+                self._save_spans(db, session_id, spans)
             if trace is not None:  # remembered only once committed
                 self._traces[session_id] = trace
         return seq
 
-    def set_trace(self, session_id: str, trace: str) -> None:
-        """Save the raw trace; only the text added since the last save is written."""
+    def _save_spans(self, db: sqlite3.Connection, session_id: str,
+                    spans: Sequence[tuple[int, int]] | None) -> None:
+        # Spans change only when the model wrote something: skip identical rewrites.
+        if spans is None or self._spans.get(session_id) == tuple(spans):
+            return
+        rows.save_spans(db, session_id, spans)
+        self._spans[session_id] = tuple(spans)
+
+    def set_trace(self, session_id: str, trace: str, *,
+                  spans: Sequence[tuple[int, int]] | None = None) -> None:
+        """Save the raw trace (only the text added since the last save is written) and spans."""
         with self._lock:
             with self._write() as db:
                 rows.session_state(db, session_id)
                 rows.save_trace(db, session_id, trace, self._traces.get(session_id))
+                self._save_spans(db, session_id, spans)
             self._traces[session_id] = trace
 
     def finish(self, session_id: str, finished: Finished) -> None:
@@ -256,6 +269,8 @@ class SessionStore:
                 chunks = self._conn.execute(
                     "SELECT text FROM trace_chunks WHERE session_id = ? ORDER BY seq",
                     (session_id,)).fetchall()
+                (spans,) = self._conn.execute(
+                    "SELECT generated_spans FROM sessions WHERE id = ?", (session_id,)).fetchone()
             finally:
                 self._conn.execute("COMMIT")
         records: list[EventRecord] = []
@@ -272,7 +287,7 @@ class SessionStore:
             turns=tuple(Turn(number=n, question=q, status=s, answer=a, detail=d, started_at=b,
                              finished_at=f) for n, q, s, a, d, b, f in turns),
             records=tuple(records), trace="".join(text for (text,) in chunks),
-            unreadable=unreadable)
+            generated_spans=rows.decode_spans(spans), unreadable=unreadable)
 
     def resolve(self, prefix: str) -> str:
         """The full id of the one session whose id starts with ``prefix``."""
@@ -314,6 +329,7 @@ class SessionStore:
                     db.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
                 db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             self._traces.pop(session_id, None)
+            self._spans.pop(session_id, None)
 
     def insert(self, stored: StoredSession, *, keep_id: bool = True) -> str:
         """Add a whole session (an import); returns its id, a new one if the old one is taken.

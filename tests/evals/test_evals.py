@@ -52,6 +52,10 @@ def test_a_ten_question_slice_of_each_benchmark_is_researched_and_judged(tmp_pat
         assert record.judge_reply
         # The whole trace is kept: the question, the model's search and the answer.
         assert item.question.strip() in record.trace and record.answer in record.trace
+        # ... with the ranges the model wrote (the fine-tuning data builder trains on them).
+        assert record.generated_spans and all(
+            record.trace[a:b] for a, b in record.generated_spans)
+        assert record.answer in "".join(record.trace[a:b] for a, b in record.generated_spans)
     assert sum(judged.values()) == 10
     summary = summarize(name, records)
     assert (summary.correct, summary.incorrect, summary.unparseable) == (5, 5, 0)

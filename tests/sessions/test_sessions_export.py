@@ -174,6 +174,8 @@ def test_json_export_imports_back_exactly(store, tmp_path):
         assert import_session(other, exported) == sid  # a free id is kept
         assert to_json(other.get(sid)) == exported  # byte for byte
         assert other.get(sid).events == store.get(sid).events
+        assert other.get(sid).generated_spans == store.get(sid).generated_spans
+        assert store.get(sid).generated_spans  # the model's text travels with the export
     assert [s.id for s in other.list(query="ünïcode")] == [ids[0]]  # searchable after import
     other.close()
 
@@ -228,3 +230,17 @@ def test_a_damaged_event_in_an_import_stores_nothing(store, tmp_path):
     with pytest.raises(ImportFormatError, match="damaged"):
         import_session(store, broken)
     assert [s.id for s in store.list()] == before
+
+
+def test_generated_spans_outside_the_trace_refuse_the_import(store, tmp_path):
+    """A hand-edited export whose model spans point past the trace is refused, nothing stored."""
+    cir, _ = record_two_sessions(store)
+    data = to_json_dict(store.get(cir))
+    data["generated_spans"] = [[0, len(data["trace"]) + 5]]
+    other = SessionStore(tmp_path / "other.db")
+    with pytest.raises(ImportFormatError, match="generated span"):
+        import_session(other, data)
+    assert other.list() == []
+    data.pop("generated_spans")  # an export from before spans existed still imports
+    assert other.get(import_session(other, data)).generated_spans is None
+    other.close()

@@ -15,6 +15,7 @@ from iisearch_local.sessions import SessionStore, schema
 RELEASED = {
     1: "e2fb6674a4ccdd42889f64c62e282f718b7efab7f697e6ae19aa51b855a0d80d",
     2: "1e14cf4c22b13d1416de54e93bc7464ee6b4baafc2194ca2647f880e1a735db6",
+    3: "c08685f83b9236877d1e973ba9f903377592135812bdd0a28c10dd0cd0a9bbc9",
 }
 
 
@@ -57,8 +58,10 @@ def test_a_version_1_database_upgrades_and_keeps_its_sessions(tmp_path):
         assert [s.id for s in store.list(query="bridge")] == ["0123456789ab"]
         stored = store.get("0123456789ab")
         assert stored.events == [event] and stored.trace == "trace"
+        assert stored.generated_spans is None  # recorded before spans existed: unknown
         sid = store.create(question="A new one", model="m", backend="b", protocol="cir")
         assert [s.id for s in store.list(query="new")] == [sid]
+        assert store.get(sid).generated_spans == ()
     finally:
         store.close()
 

@@ -114,3 +114,21 @@ def test_continuing_with_the_other_protocol_is_refused(store):
     with pytest.raises(ProtocolMismatchError, match="'cir' model") as error:
         resume_session(scripted_runtime([], "tools"), store.get(sid))
     assert "--model scripted-cir" in error.value.hint
+
+
+def test_generated_spans_are_stored_with_the_trace_and_carried_into_a_follow_up(store):
+    """What the model wrote is saved with each trace save; a resumed session extends it."""
+    session = scripted_session(CIR_REPLIES)
+    sid = new_session(store)
+    list(record(store, sid, session.run(QUESTION), session=session))
+    stored = store.get(sid)
+    assert stored.generated_spans == session.generated_spans and stored.generated_spans
+    assert all(stored.trace[a:b] for a, b in stored.generated_spans)
+
+    resumed = resume_session(scripted_runtime(CIR_FOLLOW_UP), stored)
+    assert resumed.generated_spans == stored.generated_spans
+    list(record(store, sid, resumed.run(FOLLOW_UP), session=resumed))
+    again = store.get(sid)
+    assert again.generated_spans[: len(stored.generated_spans)] == stored.generated_spans
+    assert len(again.generated_spans) > len(stored.generated_spans)
+    assert again.generated_spans == resumed.generated_spans
