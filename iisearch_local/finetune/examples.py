@@ -4,7 +4,9 @@ A trace is the exact text the model saw and wrote at inference, cut into segment
 *trained* (text the model generated: reasoning, code, tool calls, answers, the stop strings and
 ``<|im_end|>`` it ended with) or *masked* (prompts, questions, observations, corrections we
 injected). Tokenizing keeps the trace whole (so tokens are those of inference) and marks a token
-trained when its first character lies in a trained segment.
+trained when its first character lies in a trained segment: a token the tokenizer merged across
+the boundary (``>`` of ``<end_code>`` with the ``\n`` we append) is trained, because the model
+must learn to finish its stop string.
 
 Dataset files are jsonl, one ``TokenizedExample`` per line: ``{"tokens": [...], "trained":
 [[start, end], ...], "meta": {...}}`` where each ``[start, end)`` is a range of token positions
