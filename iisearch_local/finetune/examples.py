@@ -15,6 +15,7 @@ whose tokens the loss is computed on.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -120,6 +121,30 @@ def load_tokenizer(model_dir: str | os.PathLike[str]) -> Any:
         return Tokenizer.from_file(str(path))
     except Exception as exc:  # a corrupted tokenizer file: say which
         raise DatasetError(f"cannot read {path}: {exc}") from None
+
+
+FINGERPRINT_CHARS = 16
+# Text whose tokenization must agree: specials, code, whitespace runs, non-Latin scripts.
+_PROBE = ("<|im_start|>user\nWho wrote it?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+          "<start_code>\n```python\nprint(web_search(query=\"x\"))\n```\n<end_code>"
+          "\n</think>\n\n  Zürich 東京 2025 ← ok<tool_call></tool_call><|endoftext|>")
+
+
+def tokenizer_fingerprint(model_dir: str | os.PathLike[str]) -> str:
+    """What identifies a tokenizer's behaviour: its vocabulary and how it splits a probe text.
+
+    Not the file's bytes: ``mlx_lm.convert`` and ``save_pretrained`` rewrite ``tokenizer.json``
+    (key order, spacing) without changing a single token.
+    """
+    return fingerprint_of(load_tokenizer(model_dir))
+
+
+def fingerprint_of(tokenizer: Any) -> str:
+    """``tokenizer_fingerprint`` of an already loaded ``tokenizers.Tokenizer``."""
+    vocab = sorted(tokenizer.get_vocab(with_added_tokens=True).items(), key=lambda kv: kv[1])
+    probe = tokenizer.encode(_PROBE, add_special_tokens=False).ids
+    digest = hashlib.sha256(json.dumps([vocab, probe], ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
 
 
 def tokenize_example(tokenizer: OffsetTokenizer, example: TraceExample) -> TokenizedExample:

@@ -104,3 +104,21 @@ def test_a_missing_dataset_or_tokenizer_is_a_clear_error(tmp_path):
     (tmp_path / "tokenizer.json").write_text(json.dumps({"broken": True}), "utf-8")
     with pytest.raises(DatasetError, match="cannot read"):
         load_tokenizer(tmp_path)
+
+
+def test_the_fingerprint_follows_behaviour_not_file_bytes(tiny_models, tmp_path):
+    """mlx_lm.convert rewrote tokenizer.json (other bytes, same tokens): same fingerprint.
+
+    A tokenizer with two token ids swapped gets another one.
+    """
+    from iisearch_local.finetune.examples import tokenizer_fingerprint
+
+    hf, mlx = tiny_models.hf, tiny_models.mlx_q4
+    assert (hf / "tokenizer.json").read_bytes() != (mlx / "tokenizer.json").read_bytes()
+    assert tokenizer_fingerprint(hf) == tokenizer_fingerprint(mlx)
+    data = json.loads((hf / "tokenizer.json").read_text("utf-8"))
+    vocab = data["model"]["vocab"]
+    first, second = (next(t for t, i in vocab.items() if i == n) for n in (1000, 1001))
+    vocab[first], vocab[second] = 1001, 1000  # two tokens swap ids
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data), "utf-8")
+    assert tokenizer_fingerprint(tmp_path) != tokenizer_fingerprint(hf)
