@@ -8,6 +8,7 @@ model never floods the screen and keys are echoed at once.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import webbrowser
 from collections.abc import Callable, Iterable
@@ -82,6 +83,9 @@ class IISearchApp(App[None]):
             on_created=lambda _sid: self.call_from_thread(self._history_changed))
         self.open_url = open_url or webbrowser.open
         self._history_query = ""
+        # Refreshes take turns: cancelling one mid-way through its mounts (an exclusive worker)
+        # could leave the list waiting forever, and two interleaved ones would mix their items.
+        self._history_lock = asyncio.Lock()
 
     def _safe_store(self) -> Any:
         try:
@@ -149,10 +153,11 @@ class IISearchApp(App[None]):
             offline=plan.offline, status=self.controller.status))
 
     async def refresh_history(self) -> None:
-        if self.store is None or not self.sidebar.is_mounted:
-            return
-        summaries = self.store.list(limit=HISTORY_LIMIT, query=self._history_query or None)
-        await self.sidebar.show(summaries, current=self.controller.session_id)
+        async with self._history_lock:
+            if self.store is None or not self.sidebar.is_mounted:
+                return
+            summaries = self.store.list(limit=HISTORY_LIMIT, query=self._history_query or None)
+            await self.sidebar.show(summaries, current=self.controller.session_id)
 
     def apply_config(self, config: Config | None) -> None:
         """Switch to new settings (model, engines...): the settings and model screens end here."""
@@ -188,7 +193,7 @@ class IISearchApp(App[None]):
         self._history_changed()
 
     def _history_changed(self) -> None:
-        self.run_worker(self.refresh_history(), group="history", exclusive=True)
+        self.run_worker(self.refresh_history(), group="history")
 
     # --- events -----------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tuitest_helpers import (
     ANSWER_TEXT,
     CIR_REPLIES,
@@ -55,6 +57,29 @@ async def test_history_lists_filters_and_reopens_sessions(make_app, store):
         text = transcript_text(app)
         assert f"{ANSWER_TEXT} (Eiffel Tower [[1]]({TOWER}))." in text and SECOND not in text
         assert app.controller.session_id == store.list(query="designed")[0].id
+
+
+async def test_history_refreshes_asked_for_back_to_back_all_finish(make_app, store):
+    """A session's creation and its end each ask for a refresh, often within a millisecond.
+
+    Tried: refreshes requested while the previous one is at every point of its update. Each must finish
+    (none cancelled half-way through its mounts, which used to leave the list stuck and the
+    app's pilot timing out) and the list must show each session once.
+    """
+    for question in (QUESTION, SECOND):
+        store.create(question=question, model="m", backend="scripted", protocol="cir", offline=True)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for turn in range(24):
+            app._history_changed()
+            for _ in range(turn % 6):  # let the previous refresh get part-way through its mounts
+                await asyncio.sleep(0)
+        await pilot.press("f1", "escape")  # the app still answers keys
+        await wait_for(pilot, lambda: all(worker.is_finished for worker in app.workers),
+                       what="the refreshes")
+        items = list(app.query(SessionItem))
+        assert sorted(item.session_id for item in items) == sorted(s.id for s in store.list())
+        assert len(items) == 2
 
 
 async def test_continue_reopens_the_latest_session_for_a_follow_up(make_app, store):
