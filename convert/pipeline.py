@@ -164,7 +164,7 @@ def convert_mlx(src: Path, *, out_dir: Path | None = None, q_bits: int = 4, grou
     try:
         with contextlib.redirect_stdout(sys.stderr):  # mlx-lm prints progress; our stdout is the result
             mlx_convert(str(src), mlx_path=str(partial), quantize=True, q_bits=q_bits, q_group_size=group_size)
-        _set_mlx_chat_template(partial, template)
+        set_chat_template(partial, template)
         mark_mlx_done(partial, recipe)
         if target.exists():  # an older or incomplete conversion: replaced only once ours is whole
             shutil.rmtree(target)
@@ -177,7 +177,7 @@ def convert_mlx(src: Path, *, out_dir: Path | None = None, q_bits: int = 4, grou
     return ConvertedOutput(target, kind, skipped=False)
 
 
-def _set_mlx_chat_template(folder: Path, template: str) -> None:
+def set_chat_template(folder: Path, template: str) -> None:
     """Put ``template`` in tokenizer_config.json and drop a side ``chat_template.jinja`` that would win."""
     config_path = folder / TOKENIZER_CONFIG_FILE
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}

@@ -91,7 +91,7 @@ class BuildReport:
 
     out: Path
     protocol: str | None
-    tokenizer: str  # fingerprint: the first characters of sha256(tokenizer.json)
+    tokenizer: str  # examples.tokenizer_fingerprint: vocabulary and probe tokenization, hashed
     tokenizer_path: str
     options: dict[str, Any]
     sources: list[SourceReport] = field(default_factory=list)

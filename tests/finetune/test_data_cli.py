@@ -6,7 +6,6 @@ a file; the tokenizer is the tiny test model's real Qwen3 tokenizer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -23,7 +22,7 @@ from finetunedata_helpers import (  # noqa: F401 - fixtures
 )
 
 from iisearch_local.cli import main
-from iisearch_local.finetune.examples import read_dataset
+from iisearch_local.finetune.examples import read_dataset, tokenizer_fingerprint
 from iisearch_local.sessions import SessionStore
 from iisearch_local.sessions.export import import_session, to_json_dict
 
@@ -125,8 +124,8 @@ def test_build_prints_the_counts_and_writes_the_dataset(inputs, tokenizer_dir, t
     stored = next(e for e in every if e.meta["question"] == QUESTION)
     assert stored.meta["answer"] == ANSWER and stored.meta["tool_calls"] == 2
     report = json.loads((out / "build.json").read_text("utf-8"))
-    fingerprint = hashlib.sha256((tokenizer_dir / "tokenizer.json").read_bytes()).hexdigest()[:16]
-    assert report["tokenizer"] == fingerprint and report["protocol"] == "cir"
+    # the fingerprint training checks the base model against (by behaviour, not file bytes)
+    assert report["tokenizer"] == tokenizer_fingerprint(tokenizer_dir) and report["protocol"] == "cir"
     assert report["train"] == {"examples": 2, "tokens": sum(len(e) for e in train),
                                "trained_tokens": sum(e.trained_tokens for e in train)}
     assert report["options"]["min_tool_calls"] == 2 and report["options"]["seed"] == 0
