@@ -28,6 +28,7 @@ MLX_MARKER_FILE = "convert.json"
 CONVERTER_VERSION = 1
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSIONS = (2, 3)
+_HASH_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -43,17 +44,29 @@ class OutputRecipe:
                 "converter_version": CONVERTER_VERSION}
 
 
-def source_fingerprint(src: Path) -> str:
-    """Hash of ``config.json`` and the name, size and mtime of every weight file.
+def source_fingerprint(src: Path, *, mtimes: bool = True) -> str:
+    """Hash of ``config.json`` and the name, size and (with ``mtimes``) mtime of every weight file.
 
-    Cheap (no weight bytes are read) yet changes whenever a shard is replaced or edited.
+    Cheap (no weight bytes are read) yet changes whenever a shard is replaced or edited. Without
+    ``mtimes`` a copied model folder keeps its fingerprint (what a resumed training run checks).
     """
     src = Path(src)
     digest = hashlib.sha256((src / CONFIG_FILE).read_bytes())
     for path in weight_files(src):
         stat = path.stat()
-        digest.update(f"\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        digest.update(f"\0{path.name}\0{stat.st_size}".encode())
+        if mtimes:
+            digest.update(f"\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:32]
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in chunks (adapters of a full fine-tune are gigabytes)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def text_sha256(text: str) -> str:

@@ -25,6 +25,9 @@ from ..research.prompting import http_date
 from ..research.settings import PROTOCOLS, ResearchSettings
 from .decontam import DecontaminationFilter, default_benchmarks_dir, load_benchmarks
 from .examples import (
+    REPORT_FILE,
+    TRAIN_FILE,
+    VALID_FILE,
     DatasetError,
     TokenizedExample,
     TraceExample,
@@ -50,7 +53,6 @@ from .traces import SourceRead, read_eval_results, read_export, read_jsonl_trace
 
 FORMAT = "iisearch-finetune-dataset"
 FORMAT_VERSION = 1
-TRAIN_FILE, VALID_FILE, REPORT_FILE = "train.jsonl", "valid.jsonl", "build.json"
 DEFAULT_VALID_FRACTION = 0.05
 NO_TRAINED_TOKENS = "no trained tokens"
 

@@ -27,6 +27,9 @@ import numpy as np
 
 from ..errors import UserFacingError
 
+# The files of a dataset folder: `finetune data build` writes them, training reads them.
+TRAIN_FILE, VALID_FILE, REPORT_FILE = "train.jsonl", "valid.jsonl", "build.json"
+
 
 class DatasetError(UserFacingError):
     """A dataset or trace file could not be read (the message names the file and line)."""

@@ -9,7 +9,6 @@ The folder is written under a temporary name, gets a ``fuse.json`` marker, then 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -105,10 +104,6 @@ def _apply_adapters(model, adapters: Path, adapter_config: dict, base: Path) -> 
                         hint="Fuse onto the model the adapters were trained on.")
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def fuse_adapters(base: Path, adapters: Path, out: Path, *, dequantize: bool | None = None,
                   protocol: str | None = None, progress: Callable[[str], None] | None = None) -> FuseResult:
     """Fuse ``adapters`` into ``base`` and save the model to ``out``.
@@ -119,6 +114,7 @@ def fuse_adapters(base: Path, adapters: Path, out: Path, *, dequantize: bool | N
     from mlx.utils import tree_unflatten
     from mlx_lm.utils import dequantize_model, load_tokenizer, save
 
+    from ..convert.outputs import file_sha256
     from ..convert.pipeline import chat_template_for, protocol_for_source, set_chat_template
 
     base, adapters, out = Path(base), Path(adapters), Path(out)
@@ -156,7 +152,7 @@ def fuse_adapters(base: Path, adapters: Path, out: Path, *, dequantize: bool | N
         save(partial, base, model, tokenizer, model_config, donate_model=False)
         set_chat_template(partial, template)
         marker = {"base": str(base), "adapters": str(adapters),
-                  "adapters_sha256": _file_sha256(adapters / ADAPTERS_FILE),
+                  "adapters_sha256": file_sha256(adapters / ADAPTERS_FILE),
                   "fine_tune_type": adapter_config["fine_tune_type"], "fused_modules": len(fused),
                   "dequantized": bool(quantized and dequantize), "quantized": bool(quantized and not dequantize),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

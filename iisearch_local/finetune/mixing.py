@@ -24,25 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..convert.outputs import file_sha256
 from .config import PhaseConfig
-from .examples import FINGERPRINT_CHARS, DatasetError, TokenizedExample, read_dataset, tokenizer_fingerprint
+from .examples import (
+    FINGERPRINT_CHARS, REPORT_FILE, TRAIN_FILE, VALID_FILE, DatasetError, TokenizedExample, read_dataset,
+    tokenizer_fingerprint,
+)
 from .loss import drop_too_long
-
-TRAIN_FILE = "train.jsonl"
-VALID_FILE = "valid.jsonl"
-BUILD_FILE = "build.json"
-_HASH_CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes (``""`` when it does not exist), read in chunks."""
-    if not path.is_file():
-        return ""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -88,7 +76,7 @@ def sample_phase(examples: list[TokenizedExample], count: int, rng: np.random.Ge
 
 
 def _check_tokenizer(phase: PhaseConfig, base_fingerprint: str, *, strict: bool) -> bool:
-    build_path = phase.data / BUILD_FILE
+    build_path = phase.data / REPORT_FILE
     if not build_path.is_file():
         return False
     try:
@@ -135,8 +123,8 @@ def mix_phases(phases: tuple[PhaseConfig, ...] | list[PhaseConfig], *, base_dir:
                                f" ({dropped} dropped as too long)" if dropped else
                                f"phase {phase.name!r}: {phase.data / TRAIN_FILE} is empty",
                                hint="Raise train.max_length or rebuild the dataset.")
-        digest = hashlib.sha256((file_sha256(phase.data / TRAIN_FILE) + file_sha256(
-            phase.data / VALID_FILE)).encode()).hexdigest()
+        valid_sha256 = file_sha256(phase.data / VALID_FILE) if (phase.data / VALID_FILE).is_file() else ""
+        digest = hashlib.sha256((file_sha256(phase.data / TRAIN_FILE) + valid_sha256).encode()).hexdigest()
         kept_train.append(train)
         valid.extend(phase_valid)
         partial.append(dict(name=phase.name, available=len(train), dropped_too_long=dropped,

@@ -8,7 +8,6 @@ shape of the model they were trained on) to name a mismatch plainly when fusing.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +49,6 @@ def base_shape(model_config: dict) -> dict[str, Any]:
     """The config values adapters depend on (absent keys are left out)."""
     source = {**model_config.get("text_config", {}), **model_config}
     return {key: source[key] for key in SHAPE_KEYS if key in source}
-
-
-def base_fingerprint(path: Path) -> str:
-    """config.json bytes plus weight file names and sizes: the same model, cheaply recognised."""
-    path = Path(path)
-    digest = hashlib.sha256((path / "config.json").read_bytes())
-    for weights in sorted(path.glob("*.safetensors")):
-        digest.update(f"\0{weights.name}:{weights.stat().st_size}".encode())
-    return digest.hexdigest()[:16]
 
 
 def is_quantized(model) -> bool:

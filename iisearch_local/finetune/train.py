@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..convert.outputs import source_fingerprint
 from ..errors import UserFacingError
 from .checkpoints import (
     CheckpointError, CheckpointState, check_identity, latest_checkpoint, load_checkpoint,
@@ -31,7 +32,7 @@ from .checkpoints import (
 from .config import TrainConfig
 from .loss import Batch, collate, epoch_order, make_batches, masked_loss
 from .mixing import MixedData, mix_phases
-from .modelio import adapter_config, base_fingerprint, load_base, prepare_model, vocab_size
+from .modelio import adapter_config, load_base, prepare_model, vocab_size
 
 
 class TrainingError(UserFacingError):
@@ -208,7 +209,7 @@ def train(config: TrainConfig, *, resume: bool | None = None,
     data = mix_phases(config.phases, base_dir=config.base, vocab_size=vocab_size(model_config),
                       max_length=s.max_length, seed=s.seed, check_tokenizer=s.check_tokenizer)
     trainable = prepare_model(model, config)
-    identity = run_identity(config, data, base_fingerprint(config.base))
+    identity = run_identity(config, data, source_fingerprint(config.base, mtimes=False))
     config.out.mkdir(parents=True, exist_ok=True)
     remove_partials(config.out)
     notes: list[str] = []
