@@ -16,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,3 +136,25 @@ def mlx_is_done(folder: Path, recipe: OutputRecipe) -> bool:
 def mark_mlx_done(folder: Path, recipe: OutputRecipe) -> None:
     """Write the marker into a finished (not yet renamed) MLX folder."""
     _write_json_atomically(folder / MLX_MARKER_FILE, {**recipe.as_dict(), "files": _folder_sizes(folder)})
+
+
+@contextmanager
+def folder_written_whole(target: Path, *, error: Callable[..., Exception], what: str) -> Iterator[Path]:
+    """Yield a temporary sibling of ``target`` to fill; when the block ends it replaces ``target``.
+
+    An older ``target`` is removed only once the new folder is whole, the temporary folder never
+    survives, and an ``OSError`` becomes ``error("writing {what} failed: ...")``.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        yield partial
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(partial, target)
+    except OSError as exc:
+        raise error(f"writing {what} failed: {exc}",
+                    hint="Check free disk space and permissions; nothing partial was kept.") from exc
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)

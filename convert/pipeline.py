@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +19,8 @@ from .errors import ConversionError
 from .gguf import OUT_TYPES, QUANT_TYPES, convert_hf_to_gguf, quantize_gguf
 from .gguf_vocab import TOKENIZER_CONFIG_FILE
 from .outputs import (
-    OutputRecipe, gguf_is_done, mark_gguf_done, mark_mlx_done, mlx_is_done, source_fingerprint, text_sha256,
+    OutputRecipe, folder_written_whole, gguf_is_done, mark_gguf_done, mark_mlx_done, mlx_is_done, source_fingerprint,
+    text_sha256,
 )
 from .templates import KEEP_REASONING_TEMPLATE, packaged_chat_template
 
@@ -157,23 +156,13 @@ def convert_mlx(src: Path, *, out_dir: Path | None = None, q_bits: int = 4, grou
         raise ConversionError("MLX conversion needs mlx-lm",
                               hint="Install the 'mlx' extra: pip install 'iisearch-local[mlx]'.") from exc
 
-    parent.mkdir(parents=True, exist_ok=True)
-    partial = parent / f".{target.name}.{os.getpid()}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
     say(f"writing {target}")
-    try:
+    # an older or incomplete conversion is replaced only once ours is whole
+    with folder_written_whole(target, error=ConversionError, what=f"the MLX folder {target}") as partial:
         with contextlib.redirect_stdout(sys.stderr):  # mlx-lm prints progress; our stdout is the result
             mlx_convert(str(src), mlx_path=str(partial), quantize=True, q_bits=q_bits, q_group_size=group_size)
         set_chat_template(partial, template)
         mark_mlx_done(partial, recipe)
-        if target.exists():  # an older or incomplete conversion: replaced only once ours is whole
-            shutil.rmtree(target)
-        os.replace(partial, target)
-    except OSError as exc:
-        raise ConversionError(f"writing the MLX folder {target} failed: {exc}",
-                              hint="Check free disk space and permissions; nothing partial was kept.") from exc
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return ConvertedOutput(target, kind, skipped=False)
 
 

@@ -10,8 +10,6 @@ The folder is written under a temporary name, gets a ``fuse.json`` marker, then 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,7 +112,7 @@ def fuse_adapters(base: Path, adapters: Path, out: Path, *, dequantize: bool | N
     from mlx.utils import tree_unflatten
     from mlx_lm.utils import dequantize_model, load_tokenizer, save
 
-    from ..convert.outputs import file_sha256
+    from ..convert.outputs import file_sha256, folder_written_whole
     from ..convert.pipeline import chat_template_for, protocol_for_source, set_chat_template
 
     base, adapters, out = Path(base), Path(adapters), Path(out)
@@ -145,10 +143,8 @@ def fuse_adapters(base: Path, adapters: Path, out: Path, *, dequantize: bool | N
 
     tokenizer = load_tokenizer(base, eos_token_ids=model_config.get("eos_token_id"))
     template = chat_template_for(protocol or protocol_for_source(base))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    # an earlier fuse output (checked above) is replaced only once ours is whole
+    with folder_written_whole(out, error=FuseError, what=str(out)) as partial:
         save(partial, base, model, tokenizer, model_config, donate_model=False)
         set_chat_template(partial, template)
         marker = {"base": str(base), "adapters": str(adapters),
@@ -157,13 +153,5 @@ def fuse_adapters(base: Path, adapters: Path, out: Path, *, dequantize: bool | N
                   "dequantized": bool(quantized and dequantize), "quantized": bool(quantized and not dequantize),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         (partial / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        if out.exists():  # an earlier fuse output (checked above): replaced only once ours is whole
-            shutil.rmtree(out)
-        os.replace(partial, out)
-    except OSError as exc:
-        raise FuseError(f"writing {out} failed: {exc}",
-                        hint="Check free disk space and permissions; nothing partial was kept.") from None
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return FuseResult(path=out, fused_modules=len(fused), dequantized=bool(quantized and dequantize),
                       quantized=bool(quantized and not dequantize), notes=tuple(notes))

@@ -16,6 +16,7 @@ import pytest
 from iisearch_local.cli import main
 from iisearch_local.convert import gguf as gguf_module
 from iisearch_local.convert.errors import ConversionError
+from iisearch_local.convert.outputs import folder_written_whole
 from iisearch_local.convert.pipeline import convert_gguf_set, convert_mlx
 from iisearch_local.testing.tiny_qwen3 import build_tiny_qwen3
 
@@ -139,3 +140,23 @@ def test_mlx_refuses_broken_checkpoints_before_mlx_runs(broken, tmp_path):
     with pytest.raises(ConversionError, match="model-00001-of-00002.safetensors"):
         convert_mlx(broken, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_that_fails_half_written_keeps_the_older_one(tmp_path):
+    """Tried: the disk fills up while an MLX / fused model folder is written over an older one."""
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "old.txt").write_text("earlier output")
+    with pytest.raises(ConversionError, match=r"writing the folder .*model failed: .*No space left"):
+        with folder_written_whole(target, error=ConversionError, what=f"the folder {target}") as partial:
+            partial.mkdir()
+            (partial / "half.bin").write_bytes(b"x")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no temporary folder left
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+
+    with folder_written_whole(target, error=ConversionError, what="the folder") as partial:
+        partial.mkdir()
+        (partial / "new.txt").write_text("whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
